@@ -1,0 +1,442 @@
+/*
+ * mod_certmap.c - map a client certificate that mod_ssl verified to an
+ * account (DOMAIN\user), the way IIS's client certificate mapping does.
+ *
+ * This file is the httpd glue: configuration, hooks and logging.  The
+ * mapping itself (certificates, fingerprints, tables, map files) is the
+ * engine in engine/ and include/certmap.h, which knows nothing of httpd.
+ *
+ * Request flow:
+ *   access checker (after mod_ssl's, which may renegotiate for a
+ *   per-directory SSLVerifyClient): certificate -> table -> r->user, or
+ *   403 with CERTMAP_REASON;
+ *   check_authn: answers for AuthType Certificate (or none) when a
+ *   Require needs a user that no certificate gave;
+ *   fixups: AUTH_TYPE "Certificate" for CGI and backends.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "http_ssl.h"
+#include "mod_auth.h"
+#include "mod_core.h"
+
+#include "apr_strings.h"
+
+#include "certmap.h"
+
+module AP_MODULE_DECLARE_DATA certmap_module;
+
+#define CERTMAP_AUTH_TYPE "Certificate"
+
+typedef enum {
+    CERTMAP_MODE_UNSET = 0,
+    CERTMAP_MODE_OFF,
+    CERTMAP_MODE_ON,
+    CERTMAP_MODE_OPTIONAL
+} certmap_mode_e;
+
+typedef struct {
+    certmap_mode_e mode;
+    const char *domain;     /* CertMapDomain; NULL: inherit */
+    certmap_table_t *table; /* this section's own entries, or NULL */
+    /* const certmap_table_t *: this section's table and every enclosing
+     * one, innermost first (merging joins the lists). */
+    apr_array_header_t *layers;
+} certmap_dir_conf;
+
+/* The last certificate seen on a connection and what was parsed from it.
+ * Keyed on the whole PEM, so a certificate that changes inside the
+ * connection (renegotiation, TLS 1.3 post-handshake auth) is parsed
+ * again and never served from here. */
+typedef struct {
+    apr_pool_t *pool; /* cleared whenever the certificate changes */
+    const char *pem;
+    apr_size_t pem_len;
+    certmap_cert_t *cert;
+} certmap_conn_cache;
+
+/* What the access checker decided, for the later hooks. */
+typedef struct {
+    certmap_reason_e reason;
+    const certmap_cert_t *cert; /* NULL when there was none */
+    const char *account;        /* qualified; set when mapped */
+} certmap_request_state;
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                      */
+
+static void *create_dir_conf(apr_pool_t *p, char *dir)
+{
+    certmap_dir_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)dir;
+    conf->layers = apr_array_make(p, 1, sizeof(const certmap_table_t *));
+    return conf;
+}
+
+static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    certmap_dir_conf *base = basev, *add = addv;
+    certmap_dir_conf *conf = apr_palloc(p, sizeof(*conf));
+
+    conf->mode = add->mode != CERTMAP_MODE_UNSET ? add->mode : base->mode;
+    conf->domain = add->domain != NULL ? add->domain : base->domain;
+    conf->table = add->table;
+    /* This runs per request for <Location> sections: share the lists
+     * when one side is empty, join them (inner first) otherwise. */
+    if (base->layers->nelts == 0) {
+        conf->layers = add->layers;
+    }
+    else if (add->layers->nelts == 0) {
+        conf->layers = base->layers;
+    }
+    else {
+        conf->layers = apr_array_append(p, add->layers, base->layers);
+    }
+    return conf;
+}
+
+/* Where a directive stands, "file:line", for CERTMAP_MATCH. */
+static const char *directive_source(cmd_parms *cmd)
+{
+    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                        cmd->directive->line_num);
+}
+
+static certmap_table_t *own_table(cmd_parms *cmd, certmap_dir_conf *conf)
+{
+    if (conf->table == NULL) {
+        conf->table = certmap_table_make(cmd->pool);
+        APR_ARRAY_PUSH(conf->layers, const certmap_table_t *) = conf->table;
+    }
+    return conf->table;
+}
+
+static const char *cmd_error(cmd_parms *cmd, const char *err)
+{
+    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
+}
+
+static const char *set_mode(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    certmap_dir_conf *conf = dconf;
+
+    if (strcasecmp(arg, "On") == 0) {
+        conf->mode = CERTMAP_MODE_ON;
+    }
+    else if (strcasecmp(arg, "Off") == 0) {
+        conf->mode = CERTMAP_MODE_OFF;
+    }
+    else if (strcasecmp(arg, "Optional") == 0) {
+        conf->mode = CERTMAP_MODE_OPTIONAL;
+    }
+    else {
+        return cmd_error(cmd, apr_psprintf(cmd->pool,
+                                           "must be On, Off or Optional, "
+                                           "not '%s'", arg));
+    }
+    return NULL;
+}
+
+static const char *add_user(cmd_parms *cmd, void *dconf, const char *spec,
+                            const char *account)
+{
+    certmap_key_t key;
+    const char *err = certmap_key_parse(cmd->temp_pool, spec, ap_server_root,
+                                        &key);
+
+    if (err == NULL) {
+        err = certmap_account_check(cmd->temp_pool, account);
+    }
+    if (err == NULL) {
+        err = certmap_table_add(own_table(cmd, dconf), &key, account,
+                                directive_source(cmd));
+    }
+    return err ? cmd_error(cmd, err) : NULL;
+}
+
+static const char *add_deny(cmd_parms *cmd, void *dconf, const char *spec)
+{
+    certmap_key_t key;
+    const char *err = certmap_key_parse(cmd->temp_pool, spec, ap_server_root,
+                                        &key);
+
+    if (err == NULL) {
+        err = certmap_table_add(own_table(cmd, dconf), &key, NULL,
+                                directive_source(cmd));
+    }
+    return err ? cmd_error(cmd, err) : NULL;
+}
+
+static const char *set_domain(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    certmap_dir_conf *conf = dconf;
+    const char *err = certmap_domain_check(cmd->temp_pool, arg);
+
+    if (err != NULL) {
+        return cmd_error(cmd, err);
+    }
+    conf->domain = arg;
+    return NULL;
+}
+
+static const char *add_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    const char *err;
+
+    if (path == NULL) {
+        return cmd_error(cmd, apr_psprintf(cmd->pool, "invalid path '%s'",
+                                           arg));
+    }
+    err = certmap_table_load_file(own_table(cmd, dconf), path);
+    return err ? cmd_error(cmd, err) : NULL;
+}
+
+static const command_rec certmap_cmds[] = {
+    AP_INIT_TAKE1("CertMap", set_mode, NULL, RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                  "On (every request needs a mapped certificate), Optional "
+                  "(map when possible) or Off; default Off"),
+    AP_INIT_TAKE2("CertMapUser", add_user, NULL,
+                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                  "CERT ACCOUNT: map one certificate (a PEM/DER file "
+                  "relative to ServerRoot, sha256:HEX or sha1:HEX) to "
+                  "DOMAIN\\user or a bare user; no default"),
+    AP_INIT_TAKE1("CertMapDeny", add_deny, NULL,
+                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                  "CERT: refuse this certificate even where another entry "
+                  "maps it; no default"),
+    AP_INIT_TAKE1("CertMapDomain", set_domain, NULL,
+                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                  "NAME: the domain given to bare accounts in this scope; "
+                  "default none (bare accounts stay bare)"),
+    AP_INIT_TAKE1("CertMapFile", add_file, NULL,
+                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                  "PATH: a map file (relative to ServerRoot) with lines "
+                  "'CERT ACCOUNT' or 'deny CERT'; read at startup and "
+                  "graceful restart; no default"),
+    {NULL}};
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                           */
+
+/* The verified client certificate of this connection, parsed once per
+ * distinct certificate. */
+static const certmap_cert_t *connection_cert(request_rec *r)
+{
+    conn_rec *c = r->connection;
+    certmap_conn_cache *cache = ap_get_module_config(c->conn_config,
+                                                     &certmap_module);
+    const char *pem = ap_ssl_var_lookup(r->pool, r->server, c, r,
+                                        "SSL_CLIENT_CERT");
+    apr_size_t len = pem ? strlen(pem) : 0;
+    const char *err;
+
+    if (len == 0) {
+        return NULL;
+    }
+    if (cache == NULL) {
+        cache = apr_pcalloc(c->pool, sizeof(*cache));
+        apr_pool_create(&cache->pool, c->pool);
+        apr_pool_tag(cache->pool, "certmap_conn_cache");
+        ap_set_module_config(c->conn_config, &certmap_module, cache);
+    }
+    if (cache->cert != NULL && cache->pem_len == len
+        && memcmp(cache->pem, pem, len) == 0) {
+        return cache->cert;
+    }
+    apr_pool_clear(cache->pool);
+    cache->cert = NULL;
+    err = certmap_cert_from_pem(cache->pool, pem, len, &cache->cert);
+    if (err != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "CERTMAP0004: cannot parse the client certificate "
+                      "mod_ssl gave: %s", err);
+        cache->cert = NULL;
+        return NULL;
+    }
+    cache->pem = apr_pstrmemdup(cache->pool, pem, len);
+    cache->pem_len = len;
+    return cache->cert;
+}
+
+/* Decide for this request: CERTMAP_MAPPED with the decision filled in, or
+ * the reason for refusing. */
+static certmap_reason_e evaluate(request_rec *r, const certmap_dir_conf *conf,
+                                 const certmap_cert_t **cert,
+                                 certmap_decision_t *d)
+{
+    const char *verify;
+    certmap_reason_e reason;
+
+    *cert = NULL;
+    if (!ap_ssl_conn_is_ssl(r->connection)) {
+        return CERTMAP_TLS_REQUIRED;
+    }
+    verify = ap_ssl_var_lookup(r->pool, r->server, r->connection, r,
+                               "SSL_CLIENT_VERIFY");
+    reason = certmap_verify_classify(verify);
+    if (reason == CERTMAP_CERT_REQUIRED) {
+        return reason;
+    }
+    *cert = connection_cert(r);
+    if (reason != CERTMAP_MAPPED) {
+        return reason;
+    }
+    if (*cert == NULL) {
+        /* Verified yet unreadable: logged above; never map it. */
+        return CERTMAP_CERT_UNTRUSTED;
+    }
+    /* mod_ssl's verdict is kept for a resumed session or a long
+     * keep-alive connection; the dates are checked on every request. */
+    if (certmap_cert_out_of_date(*cert, r->request_time)) {
+        return CERTMAP_CERT_EXPIRED;
+    }
+    certmap_decide((const certmap_table_t *const *)conf->layers->elts,
+                   conf->layers->nelts, *cert, d);
+    return d->reason;
+}
+
+static int refuse(request_rec *r, const certmap_request_state *st)
+{
+    const char *name = certmap_reason_name(st->reason);
+    int sub = certmap_reason_iis_substatus(st->reason);
+    const char *about = "";
+
+    apr_table_setn(r->subprocess_env, "CERTMAP_REASON", name);
+    if (st->cert != NULL) {
+        about = apr_psprintf(r->pool, " (subject \"%s\", sha256 %s)",
+                             st->cert->subject,
+                             certmap_hex(r->pool, st->cert->sha256,
+                                         CERTMAP_SHA256_LEN));
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  "CERTMAP0001: refused %s: %s, %s (403.%d)%s",
+                  ap_escape_logitem(r->pool, r->uri), name,
+                  certmap_reason_text(st->reason), sub, about);
+    /* Tell the client why, as IIS's 403.x pages do, unless the
+     * administrator has an ErrorDocument for 403. */
+    if (ap_response_code_string(r, ap_index_of_response(HTTP_FORBIDDEN))
+        == NULL) {
+        ap_custom_response(
+            r, HTTP_FORBIDDEN,
+            apr_psprintf(r->pool,
+                         "<!DOCTYPE html>\n<html><head><title>403.%d "
+                         "Forbidden</title></head><body>\n<h1>403.%d "
+                         "Forbidden</h1>\n<p>Access is denied: %s "
+                         "(%s).</p>\n</body></html>\n",
+                         sub, sub, certmap_reason_text(st->reason), name));
+    }
+    return HTTP_FORBIDDEN;
+}
+
+static int certmap_check_access(request_rec *r)
+{
+    certmap_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                  &certmap_module);
+    certmap_request_state *st;
+    certmap_decision_t d = {CERTMAP_CERT_UNMAPPED, NULL, NULL};
+
+    if (conf->mode != CERTMAP_MODE_ON && conf->mode != CERTMAP_MODE_OPTIONAL) {
+        return DECLINED;
+    }
+    st = apr_pcalloc(r->pool, sizeof(*st));
+    ap_set_module_config(r->request_config, &certmap_module, st);
+    st->reason = evaluate(r, conf, &st->cert, &d);
+
+    if (st->reason == CERTMAP_MAPPED) {
+        st->account = certmap_account_qualify(r->pool, d.account,
+                                              conf->domain);
+        r->user = (char *)st->account;
+        apr_table_setn(r->subprocess_env, "CERTMAP_USER", st->account);
+        apr_table_setn(r->subprocess_env, "CERTMAP_DOMAIN",
+                       certmap_account_domain(r->pool, st->account));
+        apr_table_setn(r->subprocess_env, "CERTMAP_MATCH", d.source);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "CERTMAP0002: mapped \"%s\" to %s (%s)",
+                      st->cert->subject, st->account, d.source);
+        return OK;
+    }
+    /* A deny is an explicit refusal, even where mapping is optional. */
+    if (conf->mode == CERTMAP_MODE_ON || st->reason == CERTMAP_CERT_DENIED) {
+        return refuse(r, st);
+    }
+    apr_table_setn(r->subprocess_env, "CERTMAP_REASON",
+                   certmap_reason_name(st->reason));
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  "CERTMAP0003: not mapped (%s); CertMap Optional lets the "
+                  "request go on", certmap_reason_name(st->reason));
+    return DECLINED;
+}
+
+/* Runs when a Require needs a user the access checker did not give.
+ * Under AuthType Certificate (or none), no other module will
+ * authenticate: answer 403 with the reason instead of httpd's 500. */
+static int certmap_check_authn(request_rec *r)
+{
+    certmap_dir_conf *conf = ap_get_module_config(r->per_dir_config,
+                                                  &certmap_module);
+    certmap_request_state *st = ap_get_module_config(r->request_config,
+                                                     &certmap_module);
+    const char *type = ap_auth_type(r);
+
+    if (conf->mode != CERTMAP_MODE_ON && conf->mode != CERTMAP_MODE_OPTIONAL) {
+        return DECLINED;
+    }
+    if (type != NULL && strcasecmp(type, CERTMAP_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    if (st == NULL) {
+        return DECLINED;
+    }
+    if (st->reason == CERTMAP_MAPPED && r->user != NULL
+        && strcmp(r->user, st->account) == 0) {
+        return OK;
+    }
+    return refuse(r, st);
+}
+
+/* The auth type is set after authorization: with it set, mod_authz_core
+ * would answer a mapped user that a Require refuses with 401, which asks
+ * for credentials a certificate user cannot give; 403 is right. */
+static int certmap_fixups(request_rec *r)
+{
+    certmap_request_state *st = ap_get_module_config(r->request_config,
+                                                     &certmap_module);
+
+    if (st != NULL && st->reason == CERTMAP_MAPPED && r->user != NULL
+        && strcmp(r->user, st->account) == 0) {
+        r->ap_auth_type = CERTMAP_AUTH_TYPE;
+    }
+    return DECLINED;
+}
+
+static void certmap_register_hooks(apr_pool_t *p)
+{
+    /* After mod_ssl's access hook, which renegotiates or asks for a
+     * post-handshake certificate for a per-directory SSLVerifyClient. */
+    static const char *const after_ssl[] = {"mod_ssl.c", NULL};
+
+    (void)p;
+    ap_hook_check_access(certmap_check_access, after_ssl, NULL,
+                         APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(certmap_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_fixups(certmap_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(certmap) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir_conf,       /* per-directory config */
+    merge_dir_conf,        /* merge per-directory */
+    NULL,                  /* per-server config */
+    NULL,                  /* merge per-server */
+    certmap_cmds,          /* directives */
+    certmap_register_hooks, /* hooks */
+    AP_MODULE_FLAG_NONE     /* flags */
+};
