@@ -138,7 +138,8 @@ static const char *set_mode(cmd_parms *cmd, void *dconf, const char *arg)
     else {
         return cmd_error(cmd, apr_psprintf(cmd->pool,
                                            "must be On, Off or Optional, "
-                                           "not '%s'", arg));
+                                           "not '%s'",
+                                           arg));
     }
     return NULL;
 }
@@ -147,8 +148,8 @@ static const char *add_user(cmd_parms *cmd, void *dconf, const char *spec,
                             const char *account)
 {
     certmap_key_t key;
-    const char *err = certmap_key_parse(cmd->temp_pool, spec, ap_server_root,
-                                        &key);
+    const char *err =
+        certmap_key_parse(cmd->temp_pool, spec, ap_server_root, &key);
 
     if (err == NULL) {
         err = certmap_account_check(cmd->temp_pool, account);
@@ -163,8 +164,8 @@ static const char *add_user(cmd_parms *cmd, void *dconf, const char *spec,
 static const char *add_deny(cmd_parms *cmd, void *dconf, const char *spec)
 {
     certmap_key_t key;
-    const char *err = certmap_key_parse(cmd->temp_pool, spec, ap_server_root,
-                                        &key);
+    const char *err =
+        certmap_key_parse(cmd->temp_pool, spec, ap_server_root, &key);
 
     if (err == NULL) {
         err = certmap_table_add(own_table(cmd, dconf), &key, NULL,
@@ -191,15 +192,16 @@ static const char *add_file(cmd_parms *cmd, void *dconf, const char *arg)
     const char *err;
 
     if (path == NULL) {
-        return cmd_error(cmd, apr_psprintf(cmd->pool, "invalid path '%s'",
-                                           arg));
+        return cmd_error(cmd,
+                         apr_psprintf(cmd->pool, "invalid path '%s'", arg));
     }
     err = certmap_table_load_file(own_table(cmd, dconf), path);
     return err ? cmd_error(cmd, err) : NULL;
 }
 
 static const command_rec certmap_cmds[] = {
-    AP_INIT_TAKE1("CertMap", set_mode, NULL, RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+    AP_INIT_TAKE1("CertMap", set_mode, NULL,
+                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                   "On (every request needs a mapped certificate), Optional "
                   "(map when possible) or Off; default Off"),
     AP_INIT_TAKE2("CertMapUser", add_user, NULL,
@@ -230,10 +232,10 @@ static const command_rec certmap_cmds[] = {
 static const certmap_cert_t *connection_cert(request_rec *r)
 {
     conn_rec *c = r->connection;
-    certmap_conn_cache *cache = ap_get_module_config(c->conn_config,
-                                                     &certmap_module);
-    const char *pem = ap_ssl_var_lookup(r->pool, r->server, c, r,
-                                        "SSL_CLIENT_CERT");
+    certmap_conn_cache *cache =
+        ap_get_module_config(c->conn_config, &certmap_module);
+    const char *pem =
+        ap_ssl_var_lookup(r->pool, r->server, c, r, "SSL_CLIENT_CERT");
     apr_size_t len = pem ? strlen(pem) : 0;
     const char *err;
 
@@ -256,7 +258,8 @@ static const certmap_cert_t *connection_cert(request_rec *r)
     if (err != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "CERTMAP0004: cannot parse the client certificate "
-                      "mod_ssl gave: %s", err);
+                      "mod_ssl gave: %s",
+                      err);
         cache->cert = NULL;
         return NULL;
     }
@@ -310,10 +313,9 @@ static int refuse(request_rec *r, const certmap_request_state *st)
 
     apr_table_setn(r->subprocess_env, "CERTMAP_REASON", name);
     if (st->cert != NULL) {
-        about = apr_psprintf(r->pool, " (subject \"%s\", sha256 %s)",
-                             st->cert->subject,
-                             certmap_hex(r->pool, st->cert->sha256,
-                                         CERTMAP_SHA256_LEN));
+        about = apr_psprintf(
+            r->pool, " (subject \"%s\", sha256 %s)", st->cert->subject,
+            certmap_hex(r->pool, st->cert->sha256, CERTMAP_SHA256_LEN));
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   "CERTMAP0001: refused %s: %s, %s (403.%d)%s",
@@ -337,8 +339,8 @@ static int refuse(request_rec *r, const certmap_request_state *st)
 
 static int certmap_check_access(request_rec *r)
 {
-    certmap_dir_conf *conf = ap_get_module_config(r->per_dir_config,
-                                                  &certmap_module);
+    certmap_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &certmap_module);
     certmap_request_state *st;
     certmap_decision_t d = {CERTMAP_CERT_UNMAPPED, NULL, NULL};
 
@@ -350,8 +352,7 @@ static int certmap_check_access(request_rec *r)
     st->reason = evaluate(r, conf, &st->cert, &d);
 
     if (st->reason == CERTMAP_MAPPED) {
-        st->account = certmap_account_qualify(r->pool, d.account,
-                                              conf->domain);
+        st->account = certmap_account_qualify(r->pool, d.account, conf->domain);
         r->user = (char *)st->account;
         apr_table_setn(r->subprocess_env, "CERTMAP_USER", st->account);
         apr_table_setn(r->subprocess_env, "CERTMAP_DOMAIN",
@@ -370,7 +371,8 @@ static int certmap_check_access(request_rec *r)
                    certmap_reason_name(st->reason));
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   "CERTMAP0003: not mapped (%s); CertMap Optional lets the "
-                  "request go on", certmap_reason_name(st->reason));
+                  "request go on",
+                  certmap_reason_name(st->reason));
     return DECLINED;
 }
 
@@ -379,10 +381,10 @@ static int certmap_check_access(request_rec *r)
  * authenticate: answer 403 with the reason instead of httpd's 500. */
 static int certmap_check_authn(request_rec *r)
 {
-    certmap_dir_conf *conf = ap_get_module_config(r->per_dir_config,
-                                                  &certmap_module);
-    certmap_request_state *st = ap_get_module_config(r->request_config,
-                                                     &certmap_module);
+    certmap_dir_conf *conf =
+        ap_get_module_config(r->per_dir_config, &certmap_module);
+    certmap_request_state *st =
+        ap_get_module_config(r->request_config, &certmap_module);
     const char *type = ap_auth_type(r);
 
     if (conf->mode != CERTMAP_MODE_ON && conf->mode != CERTMAP_MODE_OPTIONAL) {
@@ -406,8 +408,8 @@ static int certmap_check_authn(request_rec *r)
  * for credentials a certificate user cannot give; 403 is right. */
 static int certmap_fixups(request_rec *r)
 {
-    certmap_request_state *st = ap_get_module_config(r->request_config,
-                                                     &certmap_module);
+    certmap_request_state *st =
+        ap_get_module_config(r->request_config, &certmap_module);
 
     if (st != NULL && st->reason == CERTMAP_MAPPED && r->user != NULL
         && strcmp(r->user, st->account) == 0) {
@@ -423,8 +425,8 @@ static void certmap_register_hooks(apr_pool_t *p)
     static const char *const after_ssl[] = {"mod_ssl.c", NULL};
 
     (void)p;
-    ap_hook_check_access(certmap_check_access, after_ssl, NULL,
-                         APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_access(certmap_check_access, after_ssl, NULL, APR_HOOK_MIDDLE,
+                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(certmap_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(certmap_fixups, NULL, NULL, APR_HOOK_MIDDLE);
@@ -432,11 +434,11 @@ static void certmap_register_hooks(apr_pool_t *p)
 
 AP_DECLARE_MODULE(certmap) = {
     STANDARD20_MODULE_STUFF,
-    create_dir_conf,       /* per-directory config */
-    merge_dir_conf,        /* merge per-directory */
-    NULL,                  /* per-server config */
-    NULL,                  /* merge per-server */
-    certmap_cmds,          /* directives */
+    create_dir_conf,        /* per-directory config */
+    merge_dir_conf,         /* merge per-directory */
+    NULL,                   /* per-server config */
+    NULL,                   /* merge per-server */
+    certmap_cmds,           /* directives */
     certmap_register_hooks, /* hooks */
     AP_MODULE_FLAG_NONE     /* flags */
 };

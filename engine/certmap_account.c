@@ -17,8 +17,10 @@ static const char *check_chars(apr_pool_t *p, const char *s, const char *what)
     }
     for (c = (const unsigned char *)s; *c; c++) {
         if (*c < 0x20 || *c == 0x7f) {
-            return apr_psprintf(p, "the %s contains a control character "
-                                "(byte 0x%02x at position %d)", what, *c,
+            return apr_psprintf(p,
+                                "the %s contains a control character "
+                                "(byte 0x%02x at position %d)",
+                                what, *c,
                                 (int)(c - (const unsigned char *)s) + 1);
         }
     }
@@ -42,7 +44,8 @@ const char *certmap_account_check(apr_pool_t *p, const char *account)
         return NULL;
     }
     if (sep == account) {
-        return apr_psprintf(p, "the account '%s' has no domain before the "
+        return apr_psprintf(p,
+                            "the account '%s' has no domain before the "
                             "'\\' (write DOMAIN\\user or a bare user)",
                             account);
     }
@@ -51,8 +54,10 @@ const char *certmap_account_check(apr_pool_t *p, const char *account)
                             account);
     }
     if (strchr(sep + 1, '\\') != NULL) {
-        return apr_psprintf(p, "the account '%s' has more than one '\\' "
-                            "(write DOMAIN\\user)", account);
+        return apr_psprintf(p,
+                            "the account '%s' has more than one '\\' "
+                            "(write DOMAIN\\user)",
+                            account);
     }
     return NULL;
 }
@@ -62,8 +67,7 @@ const char *certmap_domain_check(apr_pool_t *p, const char *domain)
     const char *err = check_chars(p, domain, "domain");
 
     if (err == NULL && strchr(domain, '\\') != NULL) {
-        return apr_psprintf(p, "the domain '%s' must not contain '\\'",
-                            domain);
+        return apr_psprintf(p, "the domain '%s' must not contain '\\'", domain);
     }
     return err;
 }

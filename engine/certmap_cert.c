@@ -102,7 +102,8 @@ static int is_certificate_label(const char *name)
            || strcmp(name, "TRUSTED CERTIFICATE") == 0;
 }
 
-static const char *cert_from_pem_blocks(apr_pool_t *p, const unsigned char *data,
+static const char *cert_from_pem_blocks(apr_pool_t *p,
+                                        const unsigned char *data,
                                         apr_size_t len, certmap_cert_t **out)
 {
     BIO *bio = BIO_new_mem_buf(data, (int)len);
@@ -247,8 +248,10 @@ const char *certmap_cert_load_file(apr_pool_t *p, const char *path,
     }
     if (rv != APR_SUCCESS || finfo.size > CERTMAP_CERT_FILE_MAX) {
         apr_file_close(f);
-        return apr_psprintf(p, "certificate file %s is too large to be "
-                            "a certificate", path);
+        return apr_psprintf(p,
+                            "certificate file %s is too large to be "
+                            "a certificate",
+                            path);
     }
     len = (apr_size_t)finfo.size;
     buf = apr_palloc(p, len + 1);
@@ -317,12 +320,15 @@ static const char *parse_hex_digest(apr_pool_t *p, const char *hex,
         v = hex_value(*s);
         if (v < 0) {
             if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f) {
-                return apr_psprintf(p, "%s fingerprint has a character "
+                return apr_psprintf(p,
+                                    "%s fingerprint has a character "
                                     "that is not a hex digit (byte 0x%02x)",
                                     form, (unsigned char)*s);
             }
-            return apr_psprintf(p, "%s fingerprint has a character that is "
-                                "not a hex digit: '%c'", form, *s);
+            return apr_psprintf(p,
+                                "%s fingerprint has a character that is "
+                                "not a hex digit: '%c'",
+                                form, *s);
         }
         if (digits < 2 * want) {
             if (digits % 2 == 0) {
@@ -335,9 +341,10 @@ static const char *parse_hex_digest(apr_pool_t *p, const char *hex,
         digits++;
     }
     if (digits != 2 * want) {
-        return apr_psprintf(p, "%s fingerprint must have %d hex digits, "
-                            "not %" APR_SIZE_T_FMT, form, (int)(2 * want),
-                            digits);
+        return apr_psprintf(p,
+                            "%s fingerprint must have %d hex digits, "
+                            "not %" APR_SIZE_T_FMT,
+                            form, (int)(2 * want), digits);
     }
     return NULL;
 }
@@ -374,9 +381,12 @@ const char *certmap_key_parse(apr_pool_t *p, const char *spec,
     if (base_dir != NULL && *base_dir != '\0') {
         char *merged;
         if (apr_filepath_merge(&merged, base_dir, spec, APR_FILEPATH_TRUENAME,
-                               p) != APR_SUCCESS) {
-            return apr_psprintf(p, "cannot read certificate file %s: "
-                                "invalid path", spec);
+                               p)
+            != APR_SUCCESS) {
+            return apr_psprintf(p,
+                                "cannot read certificate file %s: "
+                                "invalid path",
+                                spec);
         }
         path = merged;
     }

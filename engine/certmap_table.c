@@ -42,9 +42,11 @@ static const char *entry_update(apr_pool_t *p, certmap_entry_t *e,
         return NULL;
     }
     if (e->account != NULL && strcmp(e->account, account) != 0) {
-        return apr_psprintf(p, "this certificate is already mapped to '%s' "
+        return apr_psprintf(p,
+                            "this certificate is already mapped to '%s' "
                             "(at %s) in the same scope; a certificate maps "
-                            "to one account", e->account, e->source);
+                            "to one account",
+                            e->account, e->source);
     }
     if (e->account == NULL) {
         e->account = account;
@@ -92,9 +94,9 @@ const char *certmap_table_add(certmap_table_t *t, const certmap_key_t *key,
     else if (by_sha1 != NULL && by_sha1 != e) {
         /* Both digests had separate entries until now, when the file
          * shows they name one certificate: fold them together. */
-        err = by_sha1->account ? entry_update(t->pool, e, by_sha1->account,
-                                              by_sha1->source)
-                               : NULL;
+        err = by_sha1->account
+                  ? entry_update(t->pool, e, by_sha1->account, by_sha1->source)
+                  : NULL;
         if (err != NULL) {
             return err;
         }
@@ -278,8 +280,8 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
             buf[--len] = '\0';
         }
         if (memchr(buf, '\0', len) != NULL) {
-            err = apr_psprintf(p, "%s:%u: the line contains a NUL byte",
-                               path, lineno);
+            err = apr_psprintf(p, "%s:%u: the line contains a NUL byte", path,
+                               lineno);
             break;
         }
         source = apr_psprintf(p, "%s:%u", path, lineno);
