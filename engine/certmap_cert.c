@@ -9,10 +9,15 @@
 #include <apr_file_info.h>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
+
+/* Windows' certificate dialog copies an invisible U+200E LEFT-TO-RIGHT
+ * MARK (UTF-8 E2 80 8E) with a thumbprint; it is skipped wherever it is. */
+#define LEFT_TO_RIGHT_MARK "\xe2\x80\x8e"
 
 /* A configured certificate file larger than this is not a certificate. */
 #define CERTMAP_CERT_FILE_MAX (1024 * 1024)
@@ -83,6 +88,8 @@ const char *certmap_cert_from_pem(apr_pool_t *p, const char *pem,
     x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     BIO_free(bio);
     if (x == NULL) {
+        /* Leave no error behind in this thread's queue for mod_ssl. */
+        ERR_clear_error();
         return "the certificate is not valid PEM";
     }
     err = cert_from_x509(p, x, cert);
@@ -102,6 +109,27 @@ static int is_certificate_label(const char *name)
            || strcmp(name, "TRUSTED CERTIFICATE") == 0;
 }
 
+/* Count the "-----BEGIN LABEL-----" lines, and those of private keys, in
+ * the raw text: a key block must be refused even when it does not
+ * decode. */
+static void count_pem_labels(const unsigned char *data, apr_size_t len,
+                             int *labels, int *keys)
+{
+    const unsigned char *s = data, *end = data + len;
+
+    *labels = *keys = 0;
+    while ((s = memmem(s, end - s, "-----BEGIN ", 11)) != NULL) {
+        const unsigned char *eol = memchr(s, '\n', end - s);
+        apr_size_t n = (eol ? eol : end) - s;
+
+        (*labels)++;
+        if (memmem(s, n, "PRIVATE KEY", 11) != NULL) {
+            (*keys)++;
+        }
+        s += 11;
+    }
+}
+
 static const char *cert_from_pem_blocks(apr_pool_t *p,
                                         const unsigned char *data,
                                         apr_size_t len, certmap_cert_t **out)
@@ -110,13 +138,14 @@ static const char *cert_from_pem_blocks(apr_pool_t *p,
     char *name = NULL, *header = NULL;
     unsigned char *der = NULL;
     long der_len = 0;
-    int certs = 0, keys = 0, blocks = 0;
+    int certs = 0, keys = 0, blocks = 0, labels, key_labels;
     X509 *x = NULL;
     const char *err = NULL;
 
     if (bio == NULL) {
         return "out of memory";
     }
+    count_pem_labels(data, len, &labels, &key_labels);
     while (PEM_read_bio(bio, &name, &header, &der, &der_len)) {
         blocks++;
         if (is_private_key_label(name)) {
@@ -143,14 +172,19 @@ static const char *cert_from_pem_blocks(apr_pool_t *p,
         der = NULL;
     }
     BIO_free(bio);
+    ERR_clear_error();
 
-    if (keys > 0) {
+    if (keys > 0 || key_labels > 0) {
         err = "holds a private key; only the public certificate belongs "
               "in the configuration (export it without the key, e.g. as "
               "a .cer file)";
     }
     else if (err != NULL) {
         /* keep it */
+    }
+    else if (blocks != labels) {
+        err = "holds a damaged PEM block (a BEGIN line without a matching, "
+              "decodable END)";
     }
     else if (certs == 0) {
         err = blocks ? "holds no certificate (only other PEM blocks)"
@@ -186,11 +220,13 @@ static const char *cert_from_der(apr_pool_t *p, const unsigned char *data,
         return "holds data after the certificate; give exactly one "
                "certificate per file";
     }
+    ERR_clear_error();
     q = data;
     {
         PKCS12 *p12 = d2i_PKCS12(NULL, &q, (long)len);
         if (p12 != NULL) {
             PKCS12_free(p12);
+            ERR_clear_error();
             return "is a PKCS#12 (.pfx/.p12) bundle, which carries a private "
                    "key; only the public certificate belongs in the "
                    "configuration (export it as a .cer file)";
@@ -201,10 +237,12 @@ static const char *cert_from_der(apr_pool_t *p, const unsigned char *data,
         EVP_PKEY *key = d2i_AutoPrivateKey(NULL, &q, (long)len);
         if (key != NULL) {
             EVP_PKEY_free(key);
+            ERR_clear_error();
             return "holds a private key; only the public certificate "
                    "belongs in the configuration";
         }
     }
+    ERR_clear_error();
     return "is not a certificate (neither PEM nor DER X.509)";
 }
 
@@ -317,6 +355,10 @@ static const char *parse_hex_digest(apr_pool_t *p, const char *hex,
         if (*s == ':' || *s == ' ') {
             continue;
         }
+        if (strncmp(s, LEFT_TO_RIGHT_MARK, 3) == 0) {
+            s += 2;
+            continue;
+        }
         v = hex_value(*s);
         if (v < 0) {
             if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f) {
@@ -361,9 +403,7 @@ const char *certmap_key_parse(apr_pool_t *p, const char *spec,
         return "the certificate is empty: give a file, sha256:HEX or "
                "sha1:HEX";
     }
-    /* Windows' certificate dialog copies an invisible U+200E
-     * LEFT-TO-RIGHT MARK before the thumbprint. */
-    if (strncmp(spec, "\xe2\x80\x8e", 3) == 0) {
+    if (strncmp(spec, LEFT_TO_RIGHT_MARK, 3) == 0) {
         spec += 3;
     }
     if (strncasecmp(spec, "sha256:", 7) == 0) {

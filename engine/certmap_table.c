@@ -226,26 +226,52 @@ const char *certmap_table_add_line(certmap_table_t *t, const char *line,
     return add_line(t, t->pool, line, base_dir, source);
 }
 
+/* Map files larger than this are refused rather than read into memory. */
+#define MAP_FILE_MAX ((apr_off_t)1 << 31)
+
 const char *certmap_table_load_file(certmap_table_t *t, const char *path)
 {
     apr_pool_t *p = t->pool;
-    apr_pool_t *scratch;
+    apr_pool_t *scratch, *linepool;
     apr_file_t *f;
+    apr_finfo_t finfo;
     apr_status_t rv;
     char ebuf[128];
-    char *base_dir, *slash;
+    char *text, *line, *end, *base_dir, *slash;
+    apr_size_t len;
     const char *err = NULL;
     unsigned int lineno = 0;
-    /* Long enough for any sane line; a longer one is an error, not a
-     * silent split. */
-    char buf[8192];
 
-    rv = apr_file_open(&f, path, APR_READ | APR_BUFFERED, APR_OS_DEFAULT, p);
+    rv = apr_file_open(&f, path, APR_READ | APR_BINARY, APR_OS_DEFAULT, p);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_info_get(&finfo, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
+        if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {
+            apr_file_close(f);
+            return apr_psprintf(p, "map file %s is not a regular file", path);
+        }
+        if (rv == APR_SUCCESS && finfo.size > MAP_FILE_MAX) {
+            apr_file_close(f);
+            return apr_psprintf(p, "map file %s is larger than 2 GB", path);
+        }
+    }
     if (rv != APR_SUCCESS) {
         return apr_psprintf(p, "cannot read map file %s: %s", path,
                             apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
-    base_dir = apr_pstrdup(p, path);
+    /* Parsing scratch (the file, tokens, certificate files) goes to a
+     * subpool; what the table keeps is copied into the table's pool. */
+    apr_pool_create(&scratch, p);
+    len = (apr_size_t)finfo.size;
+    text = apr_palloc(scratch, len + 1);
+    rv = apr_file_read_full(f, text, len, &len);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        apr_pool_destroy(scratch);
+        return apr_psprintf(p, "cannot read map file %s: %s", path,
+                            apr_strerror(rv, ebuf, sizeof(ebuf)));
+    }
+    text[len] = '\0';
+    base_dir = apr_pstrdup(scratch, path);
     slash = strrchr(base_dir, '/');
     if (slash != NULL) {
         slash[1] = '\0';
@@ -253,47 +279,33 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
     else {
         base_dir = NULL;
     }
-    /* Parsing scratch (tokens, certificate files) goes to a subpool;
-     * what the table keeps is copied into the table's pool. */
-    apr_pool_create(&scratch, p);
-    for (;;) {
-        apr_size_t len;
+
+    apr_pool_create(&linepool, scratch);
+    for (line = text; line < text + len && err == NULL; line = end + 1) {
         const char *source;
 
-        rv = apr_file_gets(buf, sizeof(buf), f);
-        if (rv == APR_EOF) {
-            break;
-        }
         lineno++;
-        if (rv != APR_SUCCESS) {
-            err = apr_psprintf(p, "%s:%u: read error: %s", path, lineno,
-                               apr_strerror(rv, ebuf, sizeof(ebuf)));
-            break;
+        end = memchr(line, '\n', text + len - line);
+        if (end == NULL) {
+            end = text + len;
         }
-        len = strlen(buf);
-        if (len == sizeof(buf) - 1 && buf[len - 1] != '\n') {
-            err = apr_psprintf(p, "%s:%u: the line is longer than %d bytes",
-                               path, lineno, (int)sizeof(buf) - 2);
-            break;
-        }
-        while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
-            buf[--len] = '\0';
-        }
-        if (memchr(buf, '\0', len) != NULL) {
+        *end = '\0';
+        if (strlen(line) != (apr_size_t)(end - line)) {
             err = apr_psprintf(p, "%s:%u: the line contains a NUL byte", path,
                                lineno);
             break;
         }
+        if (end > line && end[-1] == '\r') {
+            end[-1] = '\0';
+        }
         source = apr_psprintf(p, "%s:%u", path, lineno);
-        err = add_line(t, scratch, buf, base_dir, source);
+        err = add_line(t, linepool, line, base_dir, source);
         if (err != NULL) {
             err = apr_psprintf(p, "%s:%u: %s", path, lineno, err);
-            break;
         }
-        apr_pool_clear(scratch);
+        apr_pool_clear(linepool);
     }
     apr_pool_destroy(scratch);
-    apr_file_close(f);
     return err;
 }
 
@@ -303,21 +315,28 @@ void certmap_decide(const certmap_table_t *const *tables, int ntables,
                     const certmap_cert_t *cert, certmap_decision_t *out)
 {
     const certmap_entry_t *mapped = NULL;
-    int i;
+    int i, j;
 
     for (i = 0; i < ntables; i++) {
-        const certmap_entry_t *e = certmap_table_find(tables[i], cert);
-        if (e == NULL) {
-            continue;
+        /* A certificate can be named in one table by both digests (a
+         * sha256: mapping and a sha1: deny): a deny on either wins. */
+        const certmap_entry_t *e[2];
+
+        e[0] = apr_hash_get(tables[i]->by_sha256, cert->sha256,
+                            CERTMAP_SHA256_LEN);
+        e[1] = apr_hash_get(tables[i]->by_sha1, cert->sha1, CERTMAP_SHA1_LEN);
+        for (j = 0; j < 2; j++) {
+            if (e[j] != NULL && e[j]->deny_source != NULL) {
+                out->reason = CERTMAP_CERT_DENIED;
+                out->account = NULL;
+                out->source = e[j]->deny_source;
+                return;
+            }
         }
-        if (e->deny_source != NULL) {
-            out->reason = CERTMAP_CERT_DENIED;
-            out->account = NULL;
-            out->source = e->deny_source;
-            return;
-        }
-        if (mapped == NULL && e->account != NULL) {
-            mapped = e;
+        for (j = 0; j < 2 && mapped == NULL; j++) {
+            if (e[j] != NULL && e[j]->account != NULL) {
+                mapped = e[j];
+            }
         }
     }
     if (mapped != NULL) {

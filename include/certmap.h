@@ -42,8 +42,10 @@ const char *certmap_cert_from_pem(apr_pool_t *p, const char *pem,
                                   apr_size_t len, certmap_cert_t **cert);
 
 /* Parse a configured certificate from memory: PEM or DER holding exactly
- * one certificate.  A private key, a PKCS#12 bundle or a second
- * certificate is an error. */
+ * one certificate.  A private key (even a damaged PEM block of one), a
+ * PKCS#12 bundle or a second certificate is an error.  The error is the
+ * end of a sentence about the data ("holds a private key; ..."), which
+ * the caller starts with what the data is ("certificate file X "). */
 const char *certmap_cert_from_bytes(apr_pool_t *p, const unsigned char *data,
                                     apr_size_t len, certmap_cert_t **cert);
 
