@@ -144,13 +144,25 @@ static const char *set_mode(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-static const char *add_user(cmd_parms *cmd, void *dconf, const char *spec,
-                            const char *account)
+/* Parses its own arguments so that an explicitly empty account ("")
+ * gets a sentence of its own rather than httpd's "takes two arguments". */
+static const char *add_user(cmd_parms *cmd, void *dconf, const char *args)
 {
+    const char *spec, *account;
     certmap_key_t key;
-    const char *err =
-        certmap_key_parse(cmd->temp_pool, spec, ap_server_root, &key);
+    const char *err;
 
+    spec = ap_getword_conf(cmd->temp_pool, &args);
+    if (*spec == '\0' || *args == '\0') {
+        return cmd_error(cmd, "takes a certificate and an account "
+                              "(CertMapUser CERT ACCOUNT)");
+    }
+    account = ap_getword_conf(cmd->pool, &args);
+    if (*args != '\0') {
+        return cmd_error(cmd, "takes only a certificate and an account; "
+                              "quote an account that contains blanks");
+    }
+    err = certmap_key_parse(cmd->temp_pool, spec, ap_server_root, &key);
     if (err == NULL) {
         err = certmap_account_check(cmd->temp_pool, account);
     }
@@ -204,11 +216,11 @@ static const command_rec certmap_cmds[] = {
                   RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                   "On (every request needs a mapped certificate), Optional "
                   "(map when possible) or Off; default Off"),
-    AP_INIT_TAKE2("CertMapUser", add_user, NULL,
-                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
-                  "CERT ACCOUNT: map one certificate (a PEM/DER file "
-                  "relative to ServerRoot, sha256:HEX or sha1:HEX) to "
-                  "DOMAIN\\user or a bare user; no default"),
+    AP_INIT_RAW_ARGS("CertMapUser", add_user, NULL,
+                     RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                     "CERT ACCOUNT: map one certificate (a PEM/DER file "
+                     "relative to ServerRoot, sha256:HEX or sha1:HEX) to "
+                     "DOMAIN\\user or a bare user; no default"),
     AP_INIT_TAKE1("CertMapDeny", add_deny, NULL,
                   RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                   "CERT: refuse this certificate even where another entry "

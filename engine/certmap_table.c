@@ -271,6 +271,11 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
                             apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     text[len] = '\0';
+    /* Notepad starts a UTF-8 file with a byte order mark. */
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
     base_dir = apr_pstrdup(scratch, path);
     slash = strrchr(base_dir, '/');
     if (slash != NULL) {
