@@ -367,8 +367,21 @@ class HttpdServer:
             except ProcessLookupError:
                 pass
         self.pid = None
+        reports = self.sanitizer_reports()
         if not os.environ.get("CERTMAP_KEEP"):
             shutil.rmtree(self.root, ignore_errors=True)
+        if reports:
+            raise HttpdError("sanitizer reports in httpd's error log:\n"
+                             + "\n".join(reports))
+
+    # httpd's stderr is its error log, so that is where ASan and UBSan
+    # write what they find in an instrumented module.
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:",
+                         "ERROR: LeakSanitizer")
+
+    def sanitizer_reports(self):
+        return [line for line in self.read_error_log().splitlines()
+                if any(m in line for m in self.SANITIZER_MARKERS)]
 
     def __enter__(self):
         return self.start()
