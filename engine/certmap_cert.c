@@ -22,15 +22,18 @@
 /* A configured certificate file larger than this is not a certificate. */
 #define CERTMAP_CERT_FILE_MAX (1024 * 1024)
 
-static apr_time_t asn1_time_to_apr(const ASN1_TIME *t)
+/* 0 when the time does not parse: the caller must not guess a date. */
+static int asn1_time_to_apr(const ASN1_TIME *t, apr_time_t *out)
 {
     struct tm tm;
 
     if (t == NULL || !ASN1_TIME_to_tm(t, &tm)) {
+        ERR_clear_error();
         return 0;
     }
     /* ASN1_TIME_to_tm gives UTC; timegm avoids the local zone. */
-    return apr_time_from_sec(timegm(&tm));
+    *out = apr_time_from_sec(timegm(&tm));
+    return 1;
 }
 
 static const char *name_to_text(apr_pool_t *p, const X509_NAME *name)
@@ -52,7 +55,8 @@ static const char *name_to_text(apr_pool_t *p, const X509_NAME *name)
     return text;
 }
 
-/* Fill a certmap_cert_t from an X509 (which the caller frees). */
+/* Fill a certmap_cert_t from an X509 (which the caller frees).  Errors
+ * are predicates, like those of certmap_cert_from_bytes(). */
 static const char *cert_from_x509(apr_pool_t *p, X509 *x, certmap_cert_t **out)
 {
     certmap_cert_t *cert = apr_pcalloc(p, sizeof(*cert));
@@ -62,10 +66,12 @@ static const char *cert_from_x509(apr_pool_t *p, X509 *x, certmap_cert_t **out)
         || n != CERTMAP_SHA256_LEN
         || !X509_digest(x, EVP_sha1(), cert->sha1, &n)
         || n != CERTMAP_SHA1_LEN) {
-        return "the certificate's fingerprint could not be computed";
+        return "could not be fingerprinted";
     }
-    cert->not_before = asn1_time_to_apr(X509_get0_notBefore(x));
-    cert->not_after = asn1_time_to_apr(X509_get0_notAfter(x));
+    if (!asn1_time_to_apr(X509_get0_notBefore(x), &cert->not_before)
+        || !asn1_time_to_apr(X509_get0_notAfter(x), &cert->not_after)) {
+        return "has validity dates that do not parse";
+    }
     cert->subject = name_to_text(p, X509_get_subject_name(x));
     *out = cert;
     return NULL;
@@ -94,7 +100,7 @@ const char *certmap_cert_from_pem(apr_pool_t *p, const char *pem,
     }
     err = cert_from_x509(p, x, cert);
     X509_free(x);
-    return err;
+    return err ? apr_pstrcat(p, "the certificate ", err, NULL) : NULL;
 }
 
 static int is_private_key_label(const char *name)
