@@ -65,6 +65,7 @@ typedef struct {
     certmap_reason_e reason;
     const certmap_cert_t *cert; /* NULL when there was none */
     const char *account;        /* qualified; set when mapped */
+    int refused;                /* a 403 was given and logged */
 } certmap_request_state;
 
 /* ------------------------------------------------------------------ */
@@ -160,7 +161,7 @@ static const char *add_user(cmd_parms *cmd, void *dconf, const char *args)
     account = ap_getword_conf(cmd->pool, &args);
     if (*args != '\0') {
         return cmd_error(cmd, "takes only a certificate and an account; "
-                              "quote an account that contains blanks");
+                              "quote a value that contains blanks");
     }
     err = certmap_key_parse(cmd->temp_pool, spec, ap_server_root, &key);
     if (err == NULL) {
@@ -317,7 +318,7 @@ static certmap_reason_e evaluate(request_rec *r, const certmap_dir_conf *conf,
     return d->reason;
 }
 
-static int refuse(request_rec *r, const certmap_request_state *st)
+static int refuse(request_rec *r, certmap_request_state *st)
 {
     const char *name = certmap_reason_name(st->reason);
     int sub = certmap_reason_iis_substatus(st->reason);
@@ -346,6 +347,7 @@ static int refuse(request_rec *r, const certmap_request_state *st)
                          "(%s).</p>\n</body></html>\n",
                          sub, sub, certmap_reason_text(st->reason), name));
     }
+    st->refused = 1;
     return HTTP_FORBIDDEN;
 }
 
@@ -354,7 +356,7 @@ static int certmap_check_access(request_rec *r)
     certmap_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &certmap_module);
     certmap_request_state *st;
-    certmap_decision_t d = {CERTMAP_CERT_UNMAPPED, NULL, NULL};
+    certmap_decision_t d = {CERTMAP_CERT_UNMAPPED, NULL, NULL, NULL};
 
     if (conf->mode != CERTMAP_MODE_ON && conf->mode != CERTMAP_MODE_OPTIONAL) {
         return DECLINED;
@@ -374,6 +376,24 @@ static int certmap_check_access(request_rec *r)
                       "CERTMAP0002: mapped \"%s\" to %s (%s)",
                       st->cert->subject, st->account, d.source);
         return OK;
+    }
+    if (d.conflict != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "CERTMAP0006: \"%s\" is mapped to two accounts in one "
+                      "scope, by its SHA-256 (%s) and its SHA-1 (%s); "
+                      "refusing rather than choosing",
+                      st->cert->subject, d.source, d.conflict);
+    }
+    /* An identity someone else set before us (SSLUserName reads even an
+     * unverified certificate) must not outlive a failed mapping. */
+    if (r->user != NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "CERTMAP0005: clearing the user '%s' set before "
+                      "mod_certmap (SSLUserName?): the certificate did not "
+                      "map (%s)",
+                      ap_escape_logitem(r->pool, r->user),
+                      certmap_reason_name(st->reason));
+        r->user = NULL;
     }
     /* A deny is an explicit refusal, even where mapping is optional. */
     if (conf->mode == CERTMAP_MODE_ON || st->reason == CERTMAP_CERT_DENIED) {
@@ -422,6 +442,12 @@ static int certmap_fixups(request_rec *r)
 {
     certmap_request_state *st =
         ap_get_module_config(r->request_config, &certmap_module);
+
+    /* Under "Satisfy Any" httpd lets a Require grant what the access
+     * checker refused; CertMap On and CertMapDeny are not negotiable. */
+    if (st != NULL && st->refused) {
+        return HTTP_FORBIDDEN;
+    }
 
     if (st != NULL && st->reason == CERTMAP_MAPPED && r->user != NULL
         && strcmp(r->user, st->account) == 0) {

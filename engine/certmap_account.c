@@ -6,27 +6,86 @@
 #include <string.h>
 #include <apr_strings.h>
 
-/* Control characters (C0, DEL) would let an account split a header or a
- * log line; nothing that holds one may reach r->user. */
+/* Decode one UTF-8 sequence at s; returns its length and sets *cp, or 0
+ * for an invalid sequence (overlong, surrogate, beyond U+10FFFF). */
+static int utf8_decode(const unsigned char *s, unsigned long *cp)
+{
+    int len, i;
+    unsigned long c = s[0];
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        c &= 0x1f;
+    }
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        c &= 0x0f;
+    }
+    else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        c &= 0x07;
+    }
+    else {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000)
+        || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff) {
+        return 0;
+    }
+    *cp = c;
+    return len;
+}
+
+/* Characters that would let an account split or disguise a header or a
+ * log line: C0 and C1 controls, DEL, the Unicode line and paragraph
+ * separators, zero-width and bidirectional formatting marks, BOM. */
+static int is_forbidden(unsigned long cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)
+           || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e)
+           || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+}
+
 static const char *check_chars(apr_pool_t *p, const char *s, const char *what)
 {
-    const unsigned char *c;
+    const unsigned char *c = (const unsigned char *)s;
+    unsigned long cp;
+    int n;
 
     if (s == NULL || *s == '\0') {
         return apr_psprintf(p, "the %s is empty", what);
     }
-    for (c = (const unsigned char *)s; *c; c++) {
-        if (*c < 0x20 || *c == 0x7f) {
-            return apr_psprintf(p,
-                                "the %s contains a control character "
-                                "(byte 0x%02x at position %d)",
-                                what, *c,
-                                (int)(c - (const unsigned char *)s) + 1);
-        }
-    }
     if (strlen(s) > CERTMAP_ACCOUNT_MAX) {
         return apr_psprintf(p, "the %s is longer than %d bytes", what,
                             CERTMAP_ACCOUNT_MAX);
+    }
+    for (; *c; c += n) {
+        int pos = (int)(c - (const unsigned char *)s) + 1;
+
+        n = utf8_decode(c, &cp);
+        if (n == 0) {
+            return apr_psprintf(p,
+                                "the %s is not valid UTF-8 (byte 0x%02x at "
+                                "position %d)",
+                                what, *c, pos);
+        }
+        if (is_forbidden(cp)) {
+            return apr_psprintf(p,
+                                "the %s contains a control or invisible "
+                                "formatting character (U+%04lX at "
+                                "position %d)",
+                                what, cp, pos);
+        }
     }
     return NULL;
 }

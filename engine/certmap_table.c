@@ -287,7 +287,7 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
 
     apr_pool_create(&linepool, scratch);
     for (line = text; line < text + len && err == NULL; line = end + 1) {
-        const char *source;
+        const char *source, *first;
 
         lineno++;
         end = memchr(line, '\n', text + len - line);
@@ -302,6 +302,11 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
         }
         if (end > line && end[-1] == '\r') {
             end[-1] = '\0';
+        }
+        /* Blank and comment lines cost nothing in the table. */
+        first = line + strspn(line, " \t");
+        if (*first == '\0' || *first == '#') {
+            continue;
         }
         source = apr_psprintf(p, "%s:%u", path, lineno);
         err = add_line(t, linepool, line, base_dir, source);
@@ -319,7 +324,7 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
 void certmap_decide(const certmap_table_t *const *tables, int ntables,
                     const certmap_cert_t *cert, certmap_decision_t *out)
 {
-    const certmap_entry_t *mapped = NULL;
+    const certmap_entry_t *mapped = NULL, *conflict = NULL;
     int i, j;
 
     for (i = 0; i < ntables; i++) {
@@ -335,16 +340,32 @@ void certmap_decide(const certmap_table_t *const *tables, int ntables,
                 out->reason = CERTMAP_CERT_DENIED;
                 out->account = NULL;
                 out->source = e[j]->deny_source;
+                out->conflict = NULL;
                 return;
             }
         }
-        for (j = 0; j < 2 && mapped == NULL; j++) {
-            if (e[j] != NULL && e[j]->account != NULL) {
-                mapped = e[j];
+        if (mapped == NULL) {
+            for (j = 0; j < 2; j++) {
+                if (e[j] == NULL || e[j]->account == NULL) {
+                    continue;
+                }
+                if (mapped == NULL) {
+                    mapped = e[j];
+                }
+                else if (strcmp(mapped->account, e[j]->account) != 0) {
+                    conflict = e[j];
+                }
             }
         }
     }
-    if (mapped != NULL) {
+    out->conflict = NULL;
+    if (conflict != NULL) {
+        out->reason = CERTMAP_CERT_UNMAPPED;
+        out->account = NULL;
+        out->source = mapped->source;
+        out->conflict = conflict->source;
+    }
+    else if (mapped != NULL) {
         out->reason = CERTMAP_MAPPED;
         out->account = mapped->account;
         out->source = mapped->source;

@@ -88,8 +88,9 @@ const char *certmap_key_parse(apr_pool_t *p, const char *spec,
 /* Accounts                                                           */
 
 /* NULL when `account` may be used: not empty, at most CERTMAP_ACCOUNT_MAX
- * bytes, no control character (CR, LF, NUL, DEL ...), at most one '\'
- * with something on each side of it. */
+ * bytes, valid UTF-8, no control character (C0 incl. CR/LF/TAB, DEL, C1)
+ * nor invisible formatting character (U+200B-U+200F, U+2028-U+202E,
+ * U+2060-U+2069, U+FEFF), at most one '\' with something on each side. */
 const char *certmap_account_check(apr_pool_t *p, const char *account);
 
 /* Same rules for a domain name given with CertMapDomain (no '\'). */
@@ -179,11 +180,16 @@ certmap_reason_e certmap_verify_classify(const char *ssl_client_verify);
 
 /* The decision for one verified certificate against a chain of tables,
  * the innermost scope first.  A deny in any table wins; otherwise the
- * first table that maps the certificate decides. */
+ * first table that maps the certificate decides, unless it maps it to two
+ * accounts (see `conflict`). */
 typedef struct certmap_decision_t {
     certmap_reason_e reason; /* MAPPED, CERT_DENIED or CERT_UNMAPPED */
     const char *account;     /* as configured (not yet qualified) */
     const char *source;      /* "file:line" that decided, or NULL */
+    /* Set when one table maps the certificate by SHA-256 (source) and by
+     * SHA-1 (conflict) to different accounts, which a configuration
+     * check cannot see; the decision is then CERT_UNMAPPED. */
+    const char *conflict;
 } certmap_decision_t;
 
 void certmap_decide(const certmap_table_t *const *tables, int ntables,

@@ -4,8 +4,10 @@
  * The input up to its first NUL byte is the account; what follows that
  * NUL (if anything) is a domain, so the fuzzer explores both.  The rules
  * are re-derived here from the header: not empty, at most
- * CERTMAP_ACCOUNT_MAX bytes, no control character, at most one '\' with
- * something on each side (a domain: none).
+ * CERTMAP_ACCOUNT_MAX bytes, well-formed UTF-8 (checked against the
+ * Unicode standard's table of well-formed byte sequences, not the
+ * engine's decoder), no control or invisible formatting character, at
+ * most one '\' with something on each side (a domain: none).
  */
 #include <string.h>
 
@@ -27,12 +29,65 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* Unicode 15, table 3-7: the well-formed UTF-8 byte sequences, as
+ * (first byte range, second byte range); later bytes are 80..BF. */
+static int sequence_length(const unsigned char *s)
+{
+    static const struct {
+        unsigned char lo, hi, lo2, hi2;
+        int len;
+    } rows[] = {
+        {0xc2, 0xdf, 0x80, 0xbf, 2}, {0xe0, 0xe0, 0xa0, 0xbf, 3},
+        {0xe1, 0xec, 0x80, 0xbf, 3}, {0xed, 0xed, 0x80, 0x9f, 3},
+        {0xee, 0xef, 0x80, 0xbf, 3}, {0xf0, 0xf0, 0x90, 0xbf, 4},
+        {0xf1, 0xf3, 0x80, 0xbf, 4}, {0xf4, 0xf4, 0x80, 0x8f, 4},
+    };
+    size_t r;
+    int i;
+
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    for (r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        if (s[0] < rows[r].lo || s[0] > rows[r].hi) {
+            continue;
+        }
+        if (s[1] < rows[r].lo2 || s[1] > rows[r].hi2) {
+            return 0;
+        }
+        for (i = 2; i < rows[r].len; i++) {
+            if (s[i] < 0x80 || s[i] > 0xbf) {
+                return 0;
+            }
+        }
+        return rows[r].len;
+    }
+    return 0;
+}
+
+/* 1 when `s` is ill-formed UTF-8 or holds a character the header
+ * forbids. */
 static int has_control(const char *s)
 {
-    for (; *s; s++) {
-        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+    const unsigned char *c = (const unsigned char *)s;
+
+    while (*c) {
+        int n = sequence_length(c), i;
+        unsigned long cp;
+
+        if (n == 0) {
             return 1;
         }
+        cp = n == 1 ? c[0] : (unsigned long)(c[0] & (0x7f >> n));
+        for (i = 1; i < n; i++) {
+            cp = (cp << 6) | (c[i] & 0x3f);
+        }
+        if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)
+            || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e)
+            || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff) {
+            return 1;
+        }
+        c += n;
     }
     return 0;
 }

@@ -129,7 +129,7 @@ def test_too_many_values(httpd, pki):
     srv, rc, out, _ = _configtest(
         httpd, pki, "    CertMapUser certs/certuser.cer W2K3TEST\\John Smith")
     _assert_error(srv, rc, out, "CertMapUser certs/certuser.cer W2K3TEST",
-                  r"quote an account that contains blanks")
+                  r"quote a value that contains blanks")
 
 
 def test_account_with_tab(httpd, pki):

@@ -63,6 +63,58 @@ START_TEST(account_errors)
 }
 END_TEST
 
+START_TEST(account_unicode_controls_and_bad_utf8)
+{
+    /* What would split or disguise a line beyond the ASCII controls: C1
+     * controls (NEL, CSI), line/paragraph separators, zero-width and
+     * bidi marks, BOM, and byte sequences that are not UTF-8. */
+    static const struct {
+        const char *account;
+        const char *says;
+    } bad[] = {
+        {"W2K3TEST\\bo\xc2\x85"
+         "b",
+         "U+0085"}, /* NEL */
+        {"W2K3TEST\\\xc2\x9b"
+         "31m",
+         "U+009B"}, /* CSI */
+        {"W2K3TEST\\bo\xe2\x80\xa8"
+         "b",
+         "U+2028"},
+        {"W2K3TEST\\bo\xe2\x80\xa9"
+         "b",
+         "U+2029"},
+        {"W2K3TEST\\\xe2\x80\xae"
+         "nimda",
+         "U+202E"},
+        {"W2K3TEST\\bo\xe2\x80\x8b"
+         "b",
+         "U+200B"},
+        {"\xef\xbb\xbf"
+         "bob",
+         "U+FEFF"},
+        {"bo\x85"
+         "b",
+         "UTF-8"},                        /* a lone C1 byte */
+        {"bob\xc0\xaf", "UTF-8"},         /* overlong '/' */
+        {"bob\xed\xa0\x80", "UTF-8"},     /* a surrogate */
+        {"bob\xf4\x90\x80\x80", "UTF-8"}, /* beyond U+10FFFF */
+        {"bob\xe2\x80", "UTF-8"},         /* cut short */
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *err = certmap_account_check(test_pool, bad[i].account);
+
+        ck_assert_msg(err != NULL, "bad account #%u accepted", (unsigned)i);
+        ck_assert_msg(strstr(err, bad[i].says) != NULL,
+                      "bad account #%u: \"%s\" does not say %s", (unsigned)i,
+                      err, bad[i].says);
+    }
+    ck_assert_ptr_nonnull(certmap_domain_check(test_pool, "CON\xc2\x85TOSO"));
+}
+END_TEST
+
 START_TEST(account_length)
 {
     const char *err;
@@ -161,6 +213,7 @@ Suite *make_account_suite(void)
     tcase_add_checked_fixture(tc, test_pool_setup, test_pool_teardown);
     tcase_add_test(tc, account_ok);
     tcase_add_test(tc, account_errors);
+    tcase_add_test(tc, account_unicode_controls_and_bad_utf8);
     tcase_add_test(tc, account_length);
     tcase_add_test(tc, domain_check);
     tcase_add_test(tc, account_qualify);

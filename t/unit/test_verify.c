@@ -258,6 +258,37 @@ START_TEST(decide_sha1_deny_beats_sha256_mapping_outer_table)
 }
 END_TEST
 
+START_TEST(decide_sha256_and_sha1_disagree_same_table)
+{
+    /* Two fingerprints of one certificate mapped to two accounts cannot be
+     * caught at startup; the decision refuses instead of choosing. */
+    fx_cert_t *c = fx_cert_simple(test_pool, "c");
+    certmap_key_t k256 = key256(c), k1 = key1(c);
+    certmap_table_t *tables[2];
+    certmap_decision_t d;
+
+    tables[0] = certmap_table_make(test_pool);
+    tables[1] = certmap_table_make(test_pool);
+    ASSERT_OK(certmap_table_add(tables[0], &k1, "alice", "x.conf:1"));
+    ASSERT_OK(certmap_table_add(tables[0], &k256, "bob", "x.conf:2"));
+    ASSERT_OK(certmap_table_add(tables[1], &k256, "carol", "outer.conf:1"));
+    d = decide(tables, 2, c);
+    ck_assert_int_eq(d.reason, CERTMAP_CERT_UNMAPPED);
+    ck_assert_ptr_null(d.account);
+    ck_assert_pstr_eq(d.source, "x.conf:2");
+    ck_assert_pstr_eq(d.conflict, "x.conf:1");
+
+    /* the same account by both digests is no conflict */
+    tables[0] = certmap_table_make(test_pool);
+    ASSERT_OK(certmap_table_add(tables[0], &k1, "alice", "y.conf:1"));
+    ASSERT_OK(certmap_table_add(tables[0], &k256, "alice", "y.conf:2"));
+    d = decide(tables, 1, c);
+    ck_assert_int_eq(d.reason, CERTMAP_MAPPED);
+    ck_assert_str_eq(d.account, "alice");
+    ck_assert_ptr_null(d.conflict);
+}
+END_TEST
+
 START_TEST(decide_unmapped)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
@@ -338,6 +369,7 @@ Suite *make_verify_suite(void)
     tcase_add_test(decisions, decide_sha1_deny_beats_sha256_mapping_same_table);
     tcase_add_test(decisions,
                    decide_sha1_deny_beats_sha256_mapping_outer_table);
+    tcase_add_test(decisions, decide_sha256_and_sha1_disagree_same_table);
     tcase_add_test(decisions, decide_unmapped);
     tcase_add_test(decisions, decide_deny_only_entry_inner_then_mapping_outer);
     suite_add_tcase(s, decisions);
