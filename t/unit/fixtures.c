@@ -350,3 +350,25 @@ int fx_has_control_char(const char *s)
     }
     return 0;
 }
+
+/* Keys built by hand from the independent digests, so that the table and
+ * the decisions are tested apart from certmap_key_parse(). */
+certmap_key_t fx_sha256_key(const fx_cert_t *c)
+{
+    certmap_key_t key;
+
+    memset(&key, 0, sizeof(key));
+    key.type = CERTMAP_KEY_SHA256;
+    memcpy(key.digest, c->sha256, CERTMAP_SHA256_LEN);
+    return key;
+}
+
+certmap_key_t fx_sha1_key(const fx_cert_t *c)
+{
+    certmap_key_t key;
+
+    memset(&key, 0, sizeof(key));
+    key.type = CERTMAP_KEY_SHA1;
+    memcpy(key.digest, c->sha1, CERTMAP_SHA1_LEN);
+    return key;
+}

@@ -10,32 +10,10 @@
 
 #include "tests.h"
 
-/* Keys built by hand from the independent digests, so the table is tested
- * apart from certmap_key_parse(). */
-static certmap_key_t sha256_key(const fx_cert_t *c)
-{
-    certmap_key_t key;
-
-    memset(&key, 0, sizeof(key));
-    key.type = CERTMAP_KEY_SHA256;
-    memcpy(key.digest, c->sha256, CERTMAP_SHA256_LEN);
-    return key;
-}
-
-static certmap_key_t sha1_key(const fx_cert_t *c)
-{
-    certmap_key_t key;
-
-    memset(&key, 0, sizeof(key));
-    key.type = CERTMAP_KEY_SHA1;
-    memcpy(key.digest, c->sha1, CERTMAP_SHA1_LEN);
-    return key;
-}
-
 /* What certmap_key_parse() gives for a certificate file. */
 static certmap_key_t file_key(const fx_cert_t *c)
 {
-    certmap_key_t key = sha256_key(c);
+    certmap_key_t key = fx_sha256_key(c);
 
     key.has_sha1 = 1;
     memcpy(key.sha1, c->sha1, CERTMAP_SHA1_LEN);
@@ -81,7 +59,7 @@ START_TEST(add_and_find_sha256)
     fx_cert_t *a = fx_cert_simple(test_pool, "a");
     fx_cert_t *b = fx_cert_simple(test_pool, "b");
     fx_cert_t *stranger = fx_cert_simple(test_pool, "a"); /* same subject */
-    certmap_key_t ka = sha256_key(a), kb = sha256_key(b);
+    certmap_key_t ka = fx_sha256_key(a), kb = fx_sha256_key(b);
 
     ASSERT_OK(certmap_table_add(t, &ka, "W2K3TEST\\certuser", "x.conf:1"));
     ASSERT_OK(certmap_table_add(t, &kb, "bob", "x.conf:2"));
@@ -97,7 +75,7 @@ START_TEST(find_by_sha1)
     certmap_table_t *t = certmap_table_make(test_pool);
     fx_cert_t *a = fx_cert_simple(test_pool, "a");
     fx_cert_t *b = fx_cert_simple(test_pool, "b");
-    certmap_key_t ka = sha1_key(a);
+    certmap_key_t ka = fx_sha1_key(a);
 
     ASSERT_OK(certmap_table_add(t, &ka, "alice", "x.conf:1"));
     ck_assert_uint_eq(certmap_table_count(t), 1);
@@ -110,7 +88,7 @@ START_TEST(sha1_key_uses_20_bytes_only)
 {
     certmap_table_t *t = certmap_table_make(test_pool);
     fx_cert_t *a = fx_cert_simple(test_pool, "a");
-    certmap_key_t junk = sha1_key(a), clean = sha1_key(a);
+    certmap_key_t junk = fx_sha1_key(a), clean = fx_sha1_key(a);
 
     /* Bytes 20..31 of a SHA-1 key's digest are not part of it. */
     memset(junk.digest + CERTMAP_SHA1_LEN, 0xAA,
@@ -125,7 +103,7 @@ END_TEST
 START_TEST(sha256_preferred_over_sha1)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "both");
-    certmap_key_t k256 = sha256_key(c), k1 = sha1_key(c);
+    certmap_key_t k256 = fx_sha256_key(c), k1 = fx_sha1_key(c);
     certmap_table_t *t;
 
     /* From hex specs the engine cannot know both name one certificate;
@@ -146,7 +124,7 @@ START_TEST(same_cert_two_accounts_is_error)
 {
     certmap_table_t *t = certmap_table_make(test_pool);
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
-    certmap_key_t k = sha256_key(c), k1 = sha1_key(c);
+    certmap_key_t k = fx_sha256_key(c), k1 = fx_sha1_key(c);
     const char *err;
 
     ASSERT_OK(certmap_table_add(t, &k, "alice", "x.conf:1"));
@@ -166,7 +144,7 @@ START_TEST(same_mapping_twice_is_fine)
 {
     certmap_table_t *t = certmap_table_make(test_pool);
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
-    certmap_key_t k = sha256_key(c);
+    certmap_key_t k = fx_sha256_key(c);
     const certmap_entry_t *e;
 
     ASSERT_OK(certmap_table_add(t, &k, "W2K3TEST\\certuser", "x.conf:1"));
@@ -185,7 +163,8 @@ START_TEST(deny_and_map_one_cert)
     fx_cert_t *a = fx_cert_simple(test_pool, "deny first");
     fx_cert_t *b = fx_cert_simple(test_pool, "map first");
     fx_cert_t *d = fx_cert_simple(test_pool, "deny only");
-    certmap_key_t ka = sha256_key(a), kb = sha256_key(b), kd = sha256_key(d);
+    certmap_key_t ka = fx_sha256_key(a), kb = fx_sha256_key(b),
+                  kd = fx_sha256_key(d);
     const certmap_entry_t *e;
 
     ASSERT_OK(certmap_table_add(t, &ka, NULL, "x.conf:1"));
@@ -218,7 +197,7 @@ END_TEST
 START_TEST(file_key_conflicts_with_sha1_entry)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "file");
-    certmap_key_t kf = file_key(c), k1 = sha1_key(c);
+    certmap_key_t kf = file_key(c), k1 = fx_sha1_key(c);
     certmap_table_t *t;
     const char *err;
 

@@ -93,26 +93,6 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* certmap_decide                                                     */
 
-static certmap_key_t key256(const fx_cert_t *c)
-{
-    certmap_key_t key;
-
-    memset(&key, 0, sizeof(key));
-    key.type = CERTMAP_KEY_SHA256;
-    memcpy(key.digest, c->sha256, CERTMAP_SHA256_LEN);
-    return key;
-}
-
-static certmap_key_t key1(const fx_cert_t *c)
-{
-    certmap_key_t key;
-
-    memset(&key, 0, sizeof(key));
-    key.type = CERTMAP_KEY_SHA1;
-    memcpy(key.digest, c->sha1, CERTMAP_SHA1_LEN);
-    return key;
-}
-
 /* Decide for c over tables[0..n-1] (innermost first), starting from a
  * decision full of junk so that unset fields show. */
 static certmap_decision_t decide(certmap_table_t **tables, int n,
@@ -129,7 +109,7 @@ static certmap_decision_t decide(certmap_table_t **tables, int n,
 START_TEST(decide_inner_mapping_wins)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
-    certmap_key_t k = key256(c);
+    certmap_key_t k = fx_sha256_key(c);
     certmap_table_t *tables[2];
     certmap_decision_t d;
 
@@ -149,7 +129,7 @@ START_TEST(decide_outer_mapping_when_inner_has_none)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
     fx_cert_t *other = fx_cert_simple(test_pool, "other");
-    certmap_key_t k = key1(c), ko = key256(other);
+    certmap_key_t k = fx_sha1_key(c), ko = fx_sha256_key(other);
     certmap_table_t *tables[3];
     certmap_decision_t d;
 
@@ -170,7 +150,7 @@ END_TEST
 START_TEST(decide_outer_deny_beats_inner_mapping)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
-    certmap_key_t k = key256(c);
+    certmap_key_t k = fx_sha256_key(c);
     certmap_table_t *tables[2];
     certmap_decision_t d;
 
@@ -188,7 +168,7 @@ END_TEST
 START_TEST(decide_inner_deny_beats_outer_mapping)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
-    certmap_key_t k = key256(c);
+    certmap_key_t k = fx_sha256_key(c);
     certmap_table_t *tables[2];
     certmap_decision_t d;
 
@@ -206,7 +186,7 @@ END_TEST
 START_TEST(decide_deny_and_map_in_one_table)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
-    certmap_key_t k = key256(c);
+    certmap_key_t k = fx_sha256_key(c);
     certmap_table_t *tables[1];
     certmap_decision_t d;
 
@@ -225,7 +205,7 @@ START_TEST(decide_sha1_deny_beats_sha256_mapping_same_table)
     /* "deny sha1:<thumbprint>" pasted from Windows must hold even when
      * the same table maps the certificate by its SHA-256. */
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
-    certmap_key_t k256 = key256(c), k1 = key1(c);
+    certmap_key_t k256 = fx_sha256_key(c), k1 = fx_sha1_key(c);
     certmap_table_t *tables[1];
     certmap_decision_t d;
 
@@ -244,7 +224,7 @@ END_TEST
 START_TEST(decide_sha1_deny_beats_sha256_mapping_outer_table)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
-    certmap_key_t k256 = key256(c), k1 = key1(c);
+    certmap_key_t k256 = fx_sha256_key(c), k1 = fx_sha1_key(c);
     certmap_table_t *tables[2];
     certmap_decision_t d;
 
@@ -263,7 +243,7 @@ START_TEST(decide_sha256_and_sha1_disagree_same_table)
     /* Two fingerprints of one certificate mapped to two accounts cannot be
      * caught at startup; the decision refuses instead of choosing. */
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
-    certmap_key_t k256 = key256(c), k1 = key1(c);
+    certmap_key_t k256 = fx_sha256_key(c), k1 = fx_sha1_key(c);
     certmap_table_t *tables[2];
     certmap_decision_t d;
 
@@ -293,7 +273,7 @@ START_TEST(decide_unmapped)
 {
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
     fx_cert_t *other = fx_cert_simple(test_pool, "c"); /* same subject */
-    certmap_key_t ko = key256(other), ko1 = key1(other);
+    certmap_key_t ko = fx_sha256_key(other), ko1 = fx_sha1_key(other);
     certmap_table_t *tables[2];
     certmap_decision_t d;
 
@@ -329,7 +309,7 @@ START_TEST(decide_deny_only_entry_inner_then_mapping_outer)
      * the search for this one. */
     fx_cert_t *c = fx_cert_simple(test_pool, "c");
     fx_cert_t *bad = fx_cert_simple(test_pool, "bad");
-    certmap_key_t k = key256(c), kb = key256(bad);
+    certmap_key_t k = fx_sha256_key(c), kb = fx_sha256_key(bad);
     certmap_table_t *tables[2];
     certmap_decision_t d;
 

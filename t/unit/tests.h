@@ -141,4 +141,8 @@ int fx_has_control_char(const char *s);
                       (var));                                                  \
     } while (0)
 
+/* sha256:/sha1: keys of a fixture certificate, made by hand. */
+certmap_key_t fx_sha256_key(const fx_cert_t *c);
+certmap_key_t fx_sha1_key(const fx_cert_t *c);
+
 #endif /* CERTMAP_UNIT_TESTS_H */
