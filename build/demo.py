@@ -2,6 +2,7 @@
 127.0.0.1, real TLS requests, and what the server logged for each."""
 
 import os
+import shutil
 import ssl
 import sys
 import tempfile
@@ -92,6 +93,10 @@ def main():
     finally:
         server.stop()
         print("\n== httpd stopped")
+        if os.environ.get("CERTMAP_KEEP"):
+            print("== demo PKI kept in %s" % work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
