@@ -408,28 +408,32 @@ static int certmap_check_access(request_rec *r)
     return DECLINED;
 }
 
+/* r->user is still the account this module mapped (no other module has
+ * replaced it since). */
+static int user_is_mapped(const request_rec *r, const certmap_request_state *st)
+{
+    return st->reason == CERTMAP_MAPPED && r->user != NULL
+           && strcmp(r->user, st->account) == 0;
+}
+
 /* Runs when a Require needs a user the access checker did not give.
  * Under AuthType Certificate (or none), no other module will
  * authenticate: answer 403 with the reason instead of httpd's 500. */
 static int certmap_check_authn(request_rec *r)
 {
-    certmap_dir_conf *conf =
-        ap_get_module_config(r->per_dir_config, &certmap_module);
+    /* Present only where the access checker ran, i.e. CertMap is On or
+     * Optional here. */
     certmap_request_state *st =
         ap_get_module_config(r->request_config, &certmap_module);
     const char *type = ap_auth_type(r);
 
-    if (conf->mode != CERTMAP_MODE_ON && conf->mode != CERTMAP_MODE_OPTIONAL) {
+    if (st == NULL) {
         return DECLINED;
     }
     if (type != NULL && strcasecmp(type, CERTMAP_AUTH_TYPE) != 0) {
         return DECLINED;
     }
-    if (st == NULL) {
-        return DECLINED;
-    }
-    if (st->reason == CERTMAP_MAPPED && r->user != NULL
-        && strcmp(r->user, st->account) == 0) {
+    if (user_is_mapped(r, st)) {
         return OK;
     }
     return refuse(r, st);
@@ -449,8 +453,7 @@ static int certmap_fixups(request_rec *r)
         return HTTP_FORBIDDEN;
     }
 
-    if (st != NULL && st->reason == CERTMAP_MAPPED && r->user != NULL
-        && strcmp(r->user, st->account) == 0) {
+    if (st != NULL && user_is_mapped(r, st)) {
         r->ap_auth_type = CERTMAP_AUTH_TYPE;
     }
     return DECLINED;

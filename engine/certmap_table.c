@@ -116,16 +116,22 @@ const char *certmap_table_add(certmap_table_t *t, const certmap_key_t *key,
     return entry_update(t->pool, e, account, source);
 }
 
+/* The entries for the certificate's SHA-256 and SHA-1 (either may be
+ * NULL; both may be the same entry). */
+static void find_both(const certmap_table_t *t, const certmap_cert_t *cert,
+                      const certmap_entry_t *e[2])
+{
+    e[0] = apr_hash_get(t->by_sha256, cert->sha256, CERTMAP_SHA256_LEN);
+    e[1] = apr_hash_get(t->by_sha1, cert->sha1, CERTMAP_SHA1_LEN);
+}
+
 const certmap_entry_t *certmap_table_find(const certmap_table_t *t,
                                           const certmap_cert_t *cert)
 {
-    const certmap_entry_t *e;
+    const certmap_entry_t *e[2];
 
-    e = apr_hash_get(t->by_sha256, cert->sha256, CERTMAP_SHA256_LEN);
-    if (e == NULL) {
-        e = apr_hash_get(t->by_sha1, cert->sha1, CERTMAP_SHA1_LEN);
-    }
-    return e;
+    find_both(t, cert, e);
+    return e[0] != NULL ? e[0] : e[1];
 }
 
 /* ------------------------------------------------------------------ */
@@ -332,9 +338,7 @@ void certmap_decide(const certmap_table_t *const *tables, int ntables,
          * sha256: mapping and a sha1: deny): a deny on either wins. */
         const certmap_entry_t *e[2];
 
-        e[0] = apr_hash_get(tables[i]->by_sha256, cert->sha256,
-                            CERTMAP_SHA256_LEN);
-        e[1] = apr_hash_get(tables[i]->by_sha1, cert->sha1, CERTMAP_SHA1_LEN);
+        find_both(tables[i], cert, e);
         for (j = 0; j < 2; j++) {
             if (e[j] != NULL && e[j]->deny_source != NULL) {
                 out->reason = CERTMAP_CERT_DENIED;
