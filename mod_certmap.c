@@ -2,9 +2,11 @@
  * mod_certmap.c - map a client certificate that mod_ssl verified to an
  * account (DOMAIN\user), the way IIS's client certificate mapping does.
  *
- * This file is the httpd glue: configuration, hooks and logging.  The
- * mapping itself (certificates, fingerprints, tables, map files) is the
- * engine in engine/ and include/certmap.h, which knows nothing of httpd.
+ * This file is the httpd glue: configuration, hooks and logging; the
+ * forwarding to backends is in mod_certmap_forward.c and the rules, UPN
+ * and password checks in mod_certmap_rules.c.  The mapping itself
+ * (certificates, fingerprints, tables, map files) is the engine in
+ * engine/ and include/, which knows nothing of httpd.
  *
  * Request flow:
  *   access checker (after mod_ssl's, which may renegotiate for a
@@ -12,7 +14,8 @@
  *   403 with CERTMAP_REASON;
  *   check_authn: answers for AuthType Certificate (or none) when a
  *   Require needs a user that no certificate gave;
- *   fixups: AUTH_TYPE "Certificate" for CGI and backends.
+ *   fixups: AUTH_TYPE "Certificate" for CGI and backends, and the
+ *   CertMapForward headers.
  */
 #include "httpd.h"
 #include "http_config.h"
@@ -27,27 +30,9 @@
 
 #include "apr_strings.h"
 
-#include "certmap.h"
-
-module AP_MODULE_DECLARE_DATA certmap_module;
+#include "mod_certmap.h"
 
 #define CERTMAP_AUTH_TYPE "Certificate"
-
-typedef enum {
-    CERTMAP_MODE_UNSET = 0,
-    CERTMAP_MODE_OFF,
-    CERTMAP_MODE_ON,
-    CERTMAP_MODE_OPTIONAL
-} certmap_mode_e;
-
-typedef struct {
-    certmap_mode_e mode;
-    const char *domain;     /* CertMapDomain; NULL: inherit */
-    certmap_table_t *table; /* this section's own entries, or NULL */
-    /* const certmap_table_t *: this section's table and every enclosing
-     * one, innermost first (merging joins the lists). */
-    apr_array_header_t *layers;
-} certmap_dir_conf;
 
 /* The last certificate seen on a connection and what was parsed from it.
  * Keyed on the whole PEM, so a certificate that changes inside the
@@ -60,14 +45,6 @@ typedef struct {
     certmap_cert_t *cert;
 } certmap_conn_cache;
 
-/* What the access checker decided, for the later hooks. */
-typedef struct {
-    certmap_reason_e reason;
-    const certmap_cert_t *cert; /* NULL when there was none */
-    const char *account;        /* qualified; set when mapped */
-    int refused;                /* a 403 was given and logged */
-} certmap_request_state;
-
 /* ------------------------------------------------------------------ */
 /* Configuration                                                      */
 
@@ -77,6 +54,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
 
     (void)dir;
     conf->layers = apr_array_make(p, 1, sizeof(const certmap_table_t *));
+    conf->password = -1;
     return conf;
 }
 
@@ -99,11 +77,47 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     else {
         conf->layers = apr_array_append(p, add->layers, base->layers);
     }
+    certmap_forward_merge(p, conf, base, add);
+    certmap_rules_merge(p, conf, base, add);
     return conf;
 }
 
+static void *create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    certmap_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
+
+    (void)s;
+    conf->scrub = apr_hash_make(p);
+    return conf;
+}
+
+/* A virtual host scrubs what the main server scrubs, and more. */
+static void *merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    certmap_server_conf *base = basev, *add = addv;
+    certmap_server_conf *conf = apr_palloc(p, sizeof(*conf));
+
+    conf->active = base->active || add->active;
+    conf->scrub = apr_hash_overlay(p, add->scrub, base->scrub);
+    return conf;
+}
+
+certmap_server_conf *certmap_server_config(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &certmap_module);
+}
+
+void certmap_mark_server(cmd_parms *cmd)
+{
+    /* Not from .htaccess (parsed per request, where pool == temp_pool):
+     * the server configuration is shared by every thread by then. */
+    if (cmd->pool != cmd->temp_pool) {
+        certmap_server_config(cmd->server)->active = 1;
+    }
+}
+
 /* Where a directive stands, "file:line", for CERTMAP_MATCH. */
-static const char *directive_source(cmd_parms *cmd)
+const char *certmap_directive_source(cmd_parms *cmd)
 {
     return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
                         cmd->directive->line_num);
@@ -111,6 +125,7 @@ static const char *directive_source(cmd_parms *cmd)
 
 static certmap_table_t *own_table(cmd_parms *cmd, certmap_dir_conf *conf)
 {
+    certmap_mark_server(cmd);
     if (conf->table == NULL) {
         conf->table = certmap_table_make(cmd->pool);
         APR_ARRAY_PUSH(conf->layers, const certmap_table_t *) = conf->table;
@@ -118,7 +133,7 @@ static certmap_table_t *own_table(cmd_parms *cmd, certmap_dir_conf *conf)
     return conf->table;
 }
 
-static const char *cmd_error(cmd_parms *cmd, const char *err)
+const char *certmap_cmd_error(cmd_parms *cmd, const char *err)
 {
     return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", err, NULL);
 }
@@ -127,6 +142,7 @@ static const char *set_mode(cmd_parms *cmd, void *dconf, const char *arg)
 {
     certmap_dir_conf *conf = dconf;
 
+    certmap_mark_server(cmd);
     if (strcasecmp(arg, "On") == 0) {
         conf->mode = CERTMAP_MODE_ON;
     }
@@ -137,7 +153,7 @@ static const char *set_mode(cmd_parms *cmd, void *dconf, const char *arg)
         conf->mode = CERTMAP_MODE_OPTIONAL;
     }
     else {
-        return cmd_error(cmd, apr_psprintf(cmd->pool,
+        return certmap_cmd_error(cmd, apr_psprintf(cmd->pool,
                                            "must be On, Off or Optional, "
                                            "not '%s'",
                                            arg));
@@ -155,12 +171,12 @@ static const char *add_user(cmd_parms *cmd, void *dconf, const char *args)
 
     spec = ap_getword_conf(cmd->temp_pool, &args);
     if (*spec == '\0' || *args == '\0') {
-        return cmd_error(cmd, "takes a certificate and an account "
+        return certmap_cmd_error(cmd, "takes a certificate and an account "
                               "(CertMapUser CERT ACCOUNT)");
     }
     account = ap_getword_conf(cmd->pool, &args);
     if (*args != '\0') {
-        return cmd_error(cmd, "takes only a certificate and an account; "
+        return certmap_cmd_error(cmd, "takes only a certificate and an account; "
                               "quote a value that contains blanks");
     }
     err = certmap_key_parse(cmd->temp_pool, spec, ap_server_root, &key);
@@ -169,9 +185,9 @@ static const char *add_user(cmd_parms *cmd, void *dconf, const char *args)
     }
     if (err == NULL) {
         err = certmap_table_add(own_table(cmd, dconf), &key, account,
-                                directive_source(cmd));
+                                certmap_directive_source(cmd));
     }
-    return err ? cmd_error(cmd, err) : NULL;
+    return err ? certmap_cmd_error(cmd, err) : NULL;
 }
 
 static const char *add_deny(cmd_parms *cmd, void *dconf, const char *spec)
@@ -182,9 +198,9 @@ static const char *add_deny(cmd_parms *cmd, void *dconf, const char *spec)
 
     if (err == NULL) {
         err = certmap_table_add(own_table(cmd, dconf), &key, NULL,
-                                directive_source(cmd));
+                                certmap_directive_source(cmd));
     }
-    return err ? cmd_error(cmd, err) : NULL;
+    return err ? certmap_cmd_error(cmd, err) : NULL;
 }
 
 static const char *set_domain(cmd_parms *cmd, void *dconf, const char *arg)
@@ -193,8 +209,9 @@ static const char *set_domain(cmd_parms *cmd, void *dconf, const char *arg)
     const char *err = certmap_domain_check(cmd->temp_pool, arg);
 
     if (err != NULL) {
-        return cmd_error(cmd, err);
+        return certmap_cmd_error(cmd, err);
     }
+    certmap_mark_server(cmd);
     conf->domain = arg;
     return NULL;
 }
@@ -205,11 +222,11 @@ static const char *add_file(cmd_parms *cmd, void *dconf, const char *arg)
     const char *err;
 
     if (path == NULL) {
-        return cmd_error(cmd,
+        return certmap_cmd_error(cmd,
                          apr_psprintf(cmd->pool, "invalid path '%s'", arg));
     }
     err = certmap_table_load_file(own_table(cmd, dconf), path);
-    return err ? cmd_error(cmd, err) : NULL;
+    return err ? certmap_cmd_error(cmd, err) : NULL;
 }
 
 static const command_rec certmap_cmds[] = {
@@ -235,6 +252,32 @@ static const command_rec certmap_cmds[] = {
                   "PATH: a map file (relative to ServerRoot) with lines "
                   "'CERT ACCOUNT' or 'deny CERT'; read at startup and "
                   "graceful restart; no default"),
+    AP_INIT_RAW_ARGS("CertMapRule", certmap_cmd_rule, NULL,
+                     RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                     "EXPR ACCOUNT|deny: map (or refuse) every certificate "
+                     "for which the httpd expression is true; ACCOUNT may "
+                     "use %{VAR} and $1..$9; no default"),
+    AP_INIT_TAKE2("CertMapUPNDomain", certmap_cmd_upn_domain, NULL,
+                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                  "SUFFIX DOMAIN: map the certificate's UPN user@SUFFIX to "
+                  "DOMAIN\\user; no default"),
+    AP_INIT_FLAG("CertMapPassword", certmap_cmd_password, NULL,
+                 RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
+                 "On: the mapped account must also give its password "
+                 "(HTTP Basic, checked by AuthBasicProvider); default Off"),
+    AP_INIT_TAKE12("CertMapForward", certmap_cmd_forward, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "FORMAT [HEADER]: send the verified certificate to the "
+                   "backend; FORMAT rfc9440, tomcat, pem, xfcc or arr; "
+                   "repeatable; default none"),
+    AP_INIT_RAW_ARGS("CertMapForwardUser", certmap_cmd_forward_user, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "[HEADER]: send the mapped account to the backend "
+                   "(default header X-Remote-User); 'none' turns an "
+                   "inherited one off; default off"),
+    AP_INIT_ITERATE("CertMapScrubHeader", certmap_cmd_scrub, NULL, RSRC_CONF,
+                    "NAME...: more request header names to remove from "
+                    "every request of this virtual host; default none"),
     {NULL}};
 
 /* ------------------------------------------------------------------ */
@@ -315,7 +358,39 @@ static certmap_reason_e evaluate(request_rec *r, const certmap_dir_conf *conf,
     }
     certmap_decide((const certmap_table_t *const *)conf->layers->elts,
                    conf->layers->nelts, *cert, d);
+    if (d->reason == CERTMAP_CERT_UNMAPPED && d->conflict == NULL) {
+        certmap_rules_decide(r, conf, *cert, d);
+    }
     return d->reason;
+}
+
+/* The reasons that come after mod_ssl verified the certificate. */
+static int reason_is_verified(certmap_reason_e reason)
+{
+    return reason == CERTMAP_MAPPED || reason == CERTMAP_CERT_UNMAPPED
+           || reason == CERTMAP_CERT_DENIED || reason == CERTMAP_CERT_MISMATCH;
+}
+
+const certmap_cert_t *certmap_verified_cert(request_rec *r)
+{
+    certmap_request_state *st =
+        ap_get_module_config(r->request_config, &certmap_module);
+    const certmap_cert_t *cert;
+
+    if (st != NULL) {
+        return reason_is_verified(st->reason) ? st->cert : NULL;
+    }
+    if (!ap_ssl_conn_is_ssl(r->connection)
+        || certmap_verify_classify(ap_ssl_var_lookup(
+               r->pool, r->server, r->connection, r, "SSL_CLIENT_VERIFY"))
+               != CERTMAP_MAPPED) {
+        return NULL;
+    }
+    cert = connection_cert(r);
+    if (cert == NULL || certmap_cert_out_of_date(cert, r->request_time)) {
+        return NULL;
+    }
+    return cert;
 }
 
 static int refuse(request_rec *r, certmap_request_state *st)
@@ -375,6 +450,18 @@ static int certmap_check_access(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "CERTMAP0002: mapped \"%s\" to %s (%s)",
                       st->cert->subject, st->account, d.source);
+        if (conf->password == 1) {
+            int status = certmap_password_check(r, conf, st);
+
+            if (status == HTTP_FORBIDDEN) {
+                r->user = NULL;
+                return refuse(r, st);
+            }
+            if (status != OK) {
+                r->user = NULL;
+                return status;
+            }
+        }
         return OK;
     }
     if (d.conflict != NULL) {
@@ -456,6 +543,8 @@ static int certmap_fixups(request_rec *r)
     if (st != NULL && user_is_mapped(r, st)) {
         r->ap_auth_type = CERTMAP_AUTH_TYPE;
     }
+    certmap_forward_fixups(
+        r, ap_get_module_config(r->per_dir_config, &certmap_module), st);
     return DECLINED;
 }
 
@@ -465,20 +554,20 @@ static void certmap_register_hooks(apr_pool_t *p)
      * post-handshake certificate for a per-directory SSLVerifyClient. */
     static const char *const after_ssl[] = {"mod_ssl.c", NULL};
 
-    (void)p;
     ap_hook_check_access(certmap_check_access, after_ssl, NULL, APR_HOOK_MIDDLE,
                          AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(certmap_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(certmap_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    certmap_forward_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(certmap) = {
     STANDARD20_MODULE_STUFF,
     create_dir_conf,        /* per-directory config */
     merge_dir_conf,         /* merge per-directory */
-    NULL,                   /* per-server config */
-    NULL,                   /* merge per-server */
+    create_server_conf,     /* per-server config */
+    merge_server_conf,      /* merge per-server */
     certmap_cmds,           /* directives */
     certmap_register_hooks, /* hooks */
     AP_MODULE_FLAG_NONE     /* flags */

@@ -171,6 +171,9 @@ static const struct {
                                "an account"},
     [CERTMAP_CERT_DENIED] = {"cert-denied", 12,
                              "the client certificate is denied access"},
+    [CERTMAP_CERT_MISMATCH] = {"cert-mismatch", 12,
+                               "the password given belongs to another "
+                               "account than the client certificate"},
 };
 
 const char *certmap_reason_text(certmap_reason_e reason)

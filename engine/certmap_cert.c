@@ -73,6 +73,19 @@ static const char *cert_from_x509(apr_pool_t *p, X509 *x, certmap_cert_t **out)
         return "has validity dates that do not parse";
     }
     cert->subject = name_to_text(p, X509_get_subject_name(x));
+    cert->upns = apr_array_make(p, 0, sizeof(const char *));
+    {
+        unsigned char *der = NULL;
+        int len = i2d_X509(x, &der);
+
+        if (len <= 0) {
+            ERR_clear_error();
+            return "could not be encoded";
+        }
+        cert->der = apr_pmemdup(p, der, len);
+        cert->der_len = (apr_size_t)len;
+        OPENSSL_free(der);
+    }
     *out = cert;
     return NULL;
 }

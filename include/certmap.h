@@ -12,6 +12,7 @@
 
 #include <apr_pools.h>
 #include <apr_hash.h>
+#include <apr_tables.h>
 #include <apr_time.h>
 
 #ifdef __cplusplus
@@ -35,6 +36,12 @@ typedef struct certmap_cert_t {
     apr_time_t not_before;
     apr_time_t not_after;
     const char *subject; /* RFC 2253, control characters escaped */
+    const unsigned char *der; /* the certificate's DER encoding */
+    apr_size_t der_len;
+    /* const char *: every Microsoft UPN (SAN otherName
+     * 1.3.6.1.4.1.311.20.2.3, a UTF8String) as it appears, in order;
+     * never NULL. */
+    apr_array_header_t *upns;
 } certmap_cert_t;
 
 /* Parse one PEM certificate as mod_ssl hands it over (SSL_CLIENT_CERT). */
@@ -158,6 +165,7 @@ typedef enum certmap_reason_e {
     CERTMAP_CERT_REVOKED,
     CERTMAP_CERT_UNMAPPED,
     CERTMAP_CERT_DENIED,
+    CERTMAP_CERT_MISMATCH, /* CertMapPassword: another account's password */
     CERTMAP_REASON_COUNT
 } certmap_reason_e;
 

@@ -107,6 +107,18 @@ def colon_hex(hexstr, sep=":"):
     return sep.join(hexstr[i:i + 2] for i in range(0, len(hexstr), 2))
 
 
+# The Microsoft UPN otherName (szOID_NT_PRINCIPAL_NAME).
+UPN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
+
+
+def upn_san(upn):
+    """A SubjectAlternativeName entry carrying a Microsoft UPN, DER-encoded
+    as Windows does: otherName [0] EXPLICIT UTF8String."""
+    raw = upn.encode("utf-8")
+    assert len(raw) < 128
+    return x509.OtherName(UPN_OID, bytes([0x0C, len(raw)]) + raw)
+
+
 def fingerprint_of_file(path, algo="sha256"):
     """Fingerprint (hex) of the single certificate in a PEM or DER file."""
     with open(path, "rb") as f:
@@ -214,13 +226,13 @@ class TestPKI:
 
     @staticmethod
     def _leaf(subject, issuer, not_before, not_after, server_names=None,
-              key=None):
+              key=None, sans=None, serial=None, ski=False):
         key = key or _key()
         b = (x509.CertificateBuilder()
              .subject_name(subject)
              .issuer_name(issuer.cert.subject)
              .public_key(key.public_key())
-             .serial_number(x509.random_serial_number())
+             .serial_number(serial or x509.random_serial_number())
              .not_valid_before(not_before)
              .not_valid_after(not_after)
              .add_extension(x509.BasicConstraints(ca=False, path_length=None),
@@ -241,8 +253,14 @@ class TestPKI:
             b = b.add_extension(x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         else:
+            if sans:
+                b = b.add_extension(x509.SubjectAlternativeName(sans),
+                                    critical=False)
             b = b.add_extension(x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        if ski:
+            b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(
+                key.public_key()), critical=False)
         return b.sign(issuer.key, hashes.SHA256()), key
 
     def _client(self, name, cn, issuer=None, not_before=None, not_after=None,
@@ -318,6 +336,41 @@ class TestPKI:
         pki._client("untrusted", "certuser", issuer=pki.untrusted_ca)
         pki._write_crl()
         return pki
+
+    def issue(self, name, subject=None, issuer=None, sans=None, key=None,
+              serial=None, ski=False, not_before=None, not_after=None):
+        """A client certificate with whatever a test needs, written like
+        the others under clients/ and kept in self.clients[name].
+
+        subject   an x509.Name (default CN=name,O=W2K3TEST)
+        issuer    an Issuer (default the intermediate; see make_ca)
+        sans      list of x509.GeneralName (DNSName, UniformResourceIdentifier,
+                  OtherName for a UPN: see upn_san())
+        key       reuse a private key (a "renewed" certificate)
+        serial    an int serial number
+        ski       add a SubjectKeyIdentifier extension"""
+        now = _now()
+        cert, key = self._leaf(subject or _name(name), issuer or
+                               self.intermediate,
+                               not_before or now - _ONE_DAY,
+                               not_after or now + 365 * _ONE_DAY,
+                               key=key, sans=sans, serial=serial, ski=ski)
+        c = Client(name, cert, key, self.client_dir)
+        self.clients[name] = c
+        return c
+
+    def make_ca(self, name, subject, issuer=None, trusted=True):
+        """A further CA (for issuer DNs with special characters), issued by
+        `issuer` (default: self-signed) and, when `trusted`, appended to
+        ca/trust.pem (start the server after this).  Writes ca/NAME.pem."""
+        key = _key()
+        ca = self._ca(subject, key, issuer=issuer,
+                      path_len=0 if issuer else None)
+        _write(os.path.join(self.ca_dir, name + ".pem"), _pem(ca.cert))
+        if trusted:
+            with open(self.trust_pem, "ab") as f:
+                f.write(_pem(ca.cert))
+        return ca
 
     def make_shortlived(self, seconds, name="shortlived"):
         """A client certificate (issued by the intermediate, so trusted)

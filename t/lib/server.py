@@ -52,6 +52,9 @@ STOCK_MODULES = [
     ("env_module", "mod_env.so"),
     ("headers_module", "mod_headers.so"),
     ("setenvif_module", "mod_setenvif.so"),
+    ("proxy_module", "mod_proxy.so"),
+    ("proxy_http_module", "mod_proxy_http.so"),
+    ("proxy_ajp_module", "mod_proxy_ajp.so"),
 ]
 
 ACCESS_LOG_FORMAT = r'"%h %l %u %t \"%r\" %>s %b \"%{CERTMAP_REASON}e\""'

@@ -59,6 +59,7 @@ START_TEST(reason_names)
         [CERTMAP_CERT_REVOKED] = "cert-revoked",
         [CERTMAP_CERT_UNMAPPED] = "cert-unmapped",
         [CERTMAP_CERT_DENIED] = "cert-denied",
+        [CERTMAP_CERT_MISMATCH] = "cert-mismatch",
     };
     int r;
 
@@ -76,7 +77,7 @@ START_TEST(iis_substatus)
         [CERTMAP_TLS_REQUIRED] = 4,    [CERTMAP_CERT_REQUIRED] = 7,
         [CERTMAP_CERT_UNTRUSTED] = 16, [CERTMAP_CERT_EXPIRED] = 17,
         [CERTMAP_CERT_REVOKED] = 13,   [CERTMAP_CERT_UNMAPPED] = 12,
-        [CERTMAP_CERT_DENIED] = 12,
+        [CERTMAP_CERT_DENIED] = 12,    [CERTMAP_CERT_MISMATCH] = 12,
     };
     int r;
 

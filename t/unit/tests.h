@@ -25,6 +25,7 @@ Suite *make_cert_suite(void);
 Suite *make_account_suite(void);
 Suite *make_table_suite(void);
 Suite *make_verify_suite(void);
+Suite *make_forward_suite(void);
 
 /* ------------------------------------------------------------------ */
 /* Per-test pool                                                      */

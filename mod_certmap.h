@@ -1,0 +1,115 @@
+/*
+ * mod_certmap.h - what the files of the httpd module share (not the
+ * engine's interface; that is include/certmap.h).
+ *
+ *   mod_certmap.c          configuration, the access checker, hooks
+ *   mod_certmap_forward.c  CertMapForward*, header scrubbing
+ *   mod_certmap_rules.c    CertMapRule, CertMapUPNDomain, CertMapPassword
+ */
+#ifndef MOD_CERTMAP_H
+#define MOD_CERTMAP_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "certmap.h"
+#include "certmap_forward.h"
+
+extern module AP_MODULE_DECLARE_DATA certmap_module;
+
+typedef enum {
+    CERTMAP_MODE_UNSET = 0,
+    CERTMAP_MODE_OFF,
+    CERTMAP_MODE_ON,
+    CERTMAP_MODE_OPTIONAL
+} certmap_mode_e;
+
+/* One CertMapForward line. */
+typedef struct {
+    certmap_fwd_format_e format;
+    const char *header;       /* as configured or the format's default */
+    const char *chain_header; /* rfc9440 only: header "-Chain" */
+} certmap_forward_spec;
+
+typedef struct {
+    certmap_mode_e mode;
+    const char *domain;     /* CertMapDomain; NULL: inherit */
+    certmap_table_t *table; /* this section's own entries, or NULL */
+    /* const certmap_table_t *: this section's table and every enclosing
+     * one, innermost first (merging joins the lists). */
+    apr_array_header_t *layers;
+
+    /* CertMapForward: certmap_forward_spec, outer scopes first; NULL:
+     * inherit.  forward_user: header name, "" for "none", NULL: inherit. */
+    apr_array_header_t *forwards;
+    const char *forward_user;
+
+    /* mod_certmap_rules.c: CertMapRule entries (outer scope's first),
+     * CertMapUPNDomain entries, CertMapPassword (-1: inherit). */
+    apr_array_header_t *rules;
+    apr_array_header_t *upn_domains;
+    int password;
+} certmap_dir_conf;
+
+/* Per virtual host. */
+typedef struct {
+    /* Some mod_certmap directive appears in this virtual host (or in the
+     * main server, which every virtual host inherits). */
+    int active;
+    /* Folded header name -> itself: what post_read_request removes. */
+    apr_hash_t *scrub;
+} certmap_server_conf;
+
+/* What the access checker decided, for the later hooks. */
+typedef struct {
+    certmap_reason_e reason;
+    const certmap_cert_t *cert; /* NULL when there was none */
+    const char *account;        /* qualified; set when mapped */
+    int refused;                /* a 403 was given and logged */
+} certmap_request_state;
+
+/* mod_certmap.c */
+const char *certmap_cmd_error(cmd_parms *cmd, const char *err);
+const char *certmap_directive_source(cmd_parms *cmd);
+certmap_server_conf *certmap_server_config(server_rec *s);
+/* Marks cmd->server as a mod_certmap virtual host. */
+void certmap_mark_server(cmd_parms *cmd);
+/* The verified client certificate of this connection (SSL_CLIENT_VERIFY
+ * SUCCESS), or NULL. */
+const certmap_cert_t *certmap_verified_cert(request_rec *r);
+
+/* mod_certmap_forward.c */
+const char *certmap_cmd_forward(cmd_parms *cmd, void *dconf, const char *fmt,
+                                const char *header);
+const char *certmap_cmd_forward_user(cmd_parms *cmd, void *dconf,
+                                     const char *args);
+const char *certmap_cmd_scrub(cmd_parms *cmd, void *dconf, const char *name);
+void certmap_forward_merge(apr_pool_t *p, certmap_dir_conf *conf,
+                           const certmap_dir_conf *base,
+                           const certmap_dir_conf *add);
+void certmap_forward_register_hooks(apr_pool_t *p);
+/* Called from the module's fixups: add the configured headers. */
+void certmap_forward_fixups(request_rec *r, const certmap_dir_conf *conf,
+                            const certmap_request_state *st);
+
+/* mod_certmap_rules.c */
+const char *certmap_cmd_rule(cmd_parms *cmd, void *dconf, const char *args);
+const char *certmap_cmd_upn_domain(cmd_parms *cmd, void *dconf,
+                                   const char *suffix, const char *domain);
+const char *certmap_cmd_password(cmd_parms *cmd, void *dconf, int on);
+void certmap_rules_merge(apr_pool_t *p, certmap_dir_conf *conf,
+                         const certmap_dir_conf *base,
+                         const certmap_dir_conf *add);
+/* After the tables left the certificate unmapped (and not denied): the
+ * rules in order, then UPN.  Fills `d` (MAPPED or CERT_DENIED, account,
+ * source) when one decides; leaves it alone otherwise. */
+void certmap_rules_decide(request_rec *r, const certmap_dir_conf *conf,
+                          const certmap_cert_t *cert, certmap_decision_t *d);
+/* CertMapPassword: called by the access checker once the certificate
+ * mapped to st->account.  OK to go on; HTTP_UNAUTHORIZED (challenge
+ * set) or HTTP_FORBIDDEN (st->reason set, e.g. CERTMAP_CERT_MISMATCH)
+ * otherwise. */
+int certmap_password_check(request_rec *r, const certmap_dir_conf *conf,
+                           certmap_request_state *st);
+
+#endif /* MOD_CERTMAP_H */

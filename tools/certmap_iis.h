@@ -1,0 +1,4 @@
+/* certmap_iis.h - IIS applicationHost.config import (placeholder). */
+#ifndef CERTMAP_IIS_H
+#define CERTMAP_IIS_H
+#endif
