@@ -34,16 +34,10 @@
 
 #define CERTMAP_AUTH_TYPE "Certificate"
 
-/* The last certificate seen on a connection and what was parsed from it.
- * Keyed on the whole PEM, so a certificate that changes inside the
- * connection (renegotiation, TLS 1.3 post-handshake auth) is parsed
- * again and never served from here. */
-typedef struct {
-    apr_pool_t *pool; /* cleared whenever the certificate changes */
-    const char *pem;
-    apr_size_t pem_len;
-    certmap_cert_t *cert;
-} certmap_conn_cache;
+/* Set while this thread looks up a mod_ssl variable for mod_certmap
+ * itself: the ssl_var_lookup hook of mod_certmap_forward.c, which hides
+ * unverified certificates from other modules, lets these through. */
+static _Thread_local int own_lookup;
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                      */
@@ -86,8 +80,15 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
 {
     certmap_server_conf *conf = apr_pcalloc(p, sizeof(*conf));
 
+    const char *const *name;
+
     (void)s;
     conf->scrub = apr_hash_make(p);
+    for (name = certmap_fwd_scrub_family; *name != NULL; name++) {
+        const char *folded = certmap_fwd_header_fold(p, *name);
+
+        apr_hash_set(conf->scrub, folded, APR_HASH_KEY_STRING, folded);
+    }
     return conf;
 }
 
@@ -265,6 +266,12 @@ static const command_rec certmap_cmds[] = {
                  RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                  "On: the mapped account must also give its password "
                  "(HTTP Basic, checked by AuthBasicProvider); default Off"),
+    /* mod_auth_basic's directive: httpd hands it to both modules, so
+     * CertMapPassword uses the providers the scope names. */
+    AP_INIT_RAW_ARGS("AuthBasicProvider", certmap_cmd_basic_provider, NULL,
+                     OR_AUTHCFG,
+                     "PROVIDER...: also the providers that check "
+                     "CertMapPassword's passwords; default file"),
     AP_INIT_TAKE12("CertMapForward", certmap_cmd_forward, NULL,
                    RSRC_CONF | ACCESS_CONF,
                    "FORMAT [HEADER]: send the verified certificate to the "
@@ -285,13 +292,37 @@ static const command_rec certmap_cmds[] = {
 
 /* The verified client certificate of this connection, parsed once per
  * distinct certificate. */
+const char *certmap_ssl_conn_var(apr_pool_t *p, server_rec *s, conn_rec *c,
+                                 request_rec *r, const char *name)
+{
+    const char *value;
+
+    own_lookup = 1;
+    value = ap_ssl_var_lookup(p, s, c, r, name);
+    own_lookup = 0;
+    return value;
+}
+
+int certmap_in_own_lookup(void)
+{
+    return own_lookup;
+}
+
+const char *certmap_ssl_var(request_rec *r, const char *name)
+{
+    return certmap_ssl_conn_var(r->pool, r->server, r->connection, r, name);
+}
+
+certmap_conn_cache *certmap_connection_cache(conn_rec *c)
+{
+    return ap_get_module_config(c->conn_config, &certmap_module);
+}
+
 static const certmap_cert_t *connection_cert(request_rec *r)
 {
     conn_rec *c = r->connection;
-    certmap_conn_cache *cache =
-        ap_get_module_config(c->conn_config, &certmap_module);
-    const char *pem =
-        ap_ssl_var_lookup(r->pool, r->server, c, r, "SSL_CLIENT_CERT");
+    certmap_conn_cache *cache = certmap_connection_cache(c);
+    const char *pem = certmap_ssl_var(r, "SSL_CLIENT_CERT");
     apr_size_t len = pem ? strlen(pem) : 0;
     const char *err;
 
@@ -310,6 +341,7 @@ static const certmap_cert_t *connection_cert(request_rec *r)
     }
     apr_pool_clear(cache->pool);
     cache->cert = NULL;
+    cache->forward = NULL;
     err = certmap_cert_from_pem(cache->pool, pem, len, &cache->cert);
     if (err != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -337,8 +369,7 @@ static certmap_reason_e evaluate(request_rec *r, const certmap_dir_conf *conf,
     if (!ap_ssl_conn_is_ssl(r->connection)) {
         return CERTMAP_TLS_REQUIRED;
     }
-    verify = ap_ssl_var_lookup(r->pool, r->server, r->connection, r,
-                               "SSL_CLIENT_VERIFY");
+    verify = certmap_ssl_var(r, "SSL_CLIENT_VERIFY");
     reason = certmap_verify_classify(verify);
     if (reason == CERTMAP_CERT_REQUIRED) {
         return reason;
@@ -381,8 +412,7 @@ const certmap_cert_t *certmap_verified_cert(request_rec *r)
         return reason_is_verified(st->reason) ? st->cert : NULL;
     }
     if (!ap_ssl_conn_is_ssl(r->connection)
-        || certmap_verify_classify(ap_ssl_var_lookup(
-               r->pool, r->server, r->connection, r, "SSL_CLIENT_VERIFY"))
+        || certmap_verify_classify(certmap_ssl_var(r, "SSL_CLIENT_VERIFY"))
                != CERTMAP_MAPPED) {
         return NULL;
     }
@@ -407,7 +437,7 @@ static int refuse(request_rec *r, certmap_request_state *st)
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   "CERTMAP0001: refused %s: %s, %s (403.%d)%s",
-                  ap_escape_logitem(r->pool, r->uri), name,
+                  r->uri, name,
                   certmap_reason_text(st->reason), sub, about);
     /* Tell the client why, as IIS's 403.x pages do, unless the
      * administrator has an ErrorDocument for 403. */
@@ -431,7 +461,7 @@ static int certmap_check_access(request_rec *r)
     certmap_dir_conf *conf =
         ap_get_module_config(r->per_dir_config, &certmap_module);
     certmap_request_state *st;
-    certmap_decision_t d = {CERTMAP_CERT_UNMAPPED, NULL, NULL, NULL};
+    certmap_decision_t d = {.reason = CERTMAP_CERT_UNMAPPED};
 
     if (conf->mode != CERTMAP_MODE_ON && conf->mode != CERTMAP_MODE_OPTIONAL) {
         return DECLINED;
@@ -478,7 +508,7 @@ static int certmap_check_access(request_rec *r)
                       "CERTMAP0005: clearing the user '%s' set before "
                       "mod_certmap (SSLUserName?): the certificate did not "
                       "map (%s)",
-                      ap_escape_logitem(r->pool, r->user),
+                      r->user,
                       certmap_reason_name(st->reason));
         r->user = NULL;
     }
@@ -517,6 +547,9 @@ static int certmap_check_authn(request_rec *r)
     if (st == NULL) {
         return DECLINED;
     }
+    if (st->password_status != 0) {
+        return st->password_status;
+    }
     if (type != NULL && strcasecmp(type, CERTMAP_AUTH_TYPE) != 0) {
         return DECLINED;
     }
@@ -539,6 +572,9 @@ static int certmap_fixups(request_rec *r)
     if (st != NULL && st->refused) {
         return HTTP_FORBIDDEN;
     }
+    if (st != NULL && st->password_status != 0) {
+        return st->password_status;
+    }
 
     if (st != NULL && user_is_mapped(r, st)) {
         r->ap_auth_type = CERTMAP_AUTH_TYPE;
@@ -558,7 +594,8 @@ static void certmap_register_hooks(apr_pool_t *p)
                          AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(certmap_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_fixups(certmap_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    /* After mod_ssl's fixups, which export SSL_* variables to CGI. */
+    ap_hook_fixups(certmap_fixups, after_ssl, NULL, APR_HOOK_MIDDLE);
     certmap_forward_register_hooks(p);
 }
 

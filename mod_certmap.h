@@ -49,6 +49,9 @@ typedef struct {
     apr_array_header_t *rules;
     apr_array_header_t *upn_domains;
     int password;
+    /* const char *: AuthBasicProvider names (read alongside
+     * mod_auth_basic) for CertMapPassword; NULL: inherit, else "file". */
+    apr_array_header_t *basic_providers;
 } certmap_dir_conf;
 
 /* Per virtual host. */
@@ -66,9 +69,33 @@ typedef struct {
     const certmap_cert_t *cert; /* NULL when there was none */
     const char *account;        /* qualified; set when mapped */
     int refused;                /* a 403 was given and logged */
+    /* CertMapPassword answered this status (401 with a challenge, 500);
+     * 0: it did not refuse.  Later hooks keep to it (Satisfy Any). */
+    int password_status;
 } certmap_request_state;
 
+/* The last certificate seen on a connection and what was parsed from it.
+ * Keyed on the whole PEM, so a certificate that changes inside the
+ * connection (renegotiation, TLS 1.3 post-handshake auth) is parsed
+ * again and never served from here. */
+typedef struct {
+    apr_pool_t *pool; /* cleared whenever the certificate changes */
+    const char *pem;
+    apr_size_t pem_len;
+    certmap_cert_t *cert;
+    void *forward; /* mod_certmap_forward.c's values for `cert` */
+} certmap_conn_cache;
+
 /* mod_certmap.c */
+/* A mod_ssl variable as mod_ssl has it: the ssl_var_lookup hook that
+ * mod_certmap_forward.c uses to hide unverified certificates from other
+ * modules lets these lookups through (certmap_in_own_lookup()). */
+const char *certmap_ssl_var(request_rec *r, const char *name);
+const char *certmap_ssl_conn_var(apr_pool_t *p, server_rec *s, conn_rec *c,
+                                 request_rec *r, const char *name);
+int certmap_in_own_lookup(void);
+/* This connection's cache, or NULL before its first certificate. */
+certmap_conn_cache *certmap_connection_cache(conn_rec *c);
 const char *certmap_cmd_error(cmd_parms *cmd, const char *err);
 const char *certmap_directive_source(cmd_parms *cmd);
 certmap_server_conf *certmap_server_config(server_rec *s);
@@ -97,6 +124,9 @@ const char *certmap_cmd_rule(cmd_parms *cmd, void *dconf, const char *args);
 const char *certmap_cmd_upn_domain(cmd_parms *cmd, void *dconf,
                                    const char *suffix, const char *domain);
 const char *certmap_cmd_password(cmd_parms *cmd, void *dconf, int on);
+/* AuthBasicProvider, declared by mod_auth_basic too (both see it). */
+const char *certmap_cmd_basic_provider(cmd_parms *cmd, void *dconf,
+                                       const char *args);
 void certmap_rules_merge(apr_pool_t *p, certmap_dir_conf *conf,
                          const certmap_dir_conf *base,
                          const certmap_dir_conf *add);

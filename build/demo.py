@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "t", "lib"))
 
 import client  # noqa: E402
+import tomcat  # noqa: E402
 from pki import TestPKI  # noqa: E402
 from server import HttpdServer  # noqa: E402
 
@@ -31,6 +32,34 @@ def _reason(resp):
     return ""
 
 
+def show_tomcat(server, pki, cu, other):
+    print("\n== what Tomcat sees (its JSP prints the request's "
+          "certificate, getRemoteUser(), getAuthType())")
+    forged = {"ssl_client_cert": open(cu.cert_pem).read().replace("\n", " "),
+              "X-Remote-User": "W2K3TEST\\administrator"}
+    for label, path, who, headers in (
+            ("certuser over HTTP + SSLValve", "/tomcat-http/", cu, {}),
+            ("certuser over AJP", "/tomcat-ajp/", cu, {}),
+            ("certuser, forging X-Remote-User", "/tomcat-http/", cu,
+             {"X-Remote-User": forged["X-Remote-User"]}),
+            ("other (unmapped), forging certuser's", "/tomcat-http/", other,
+             {"ssl_client_cert": forged["ssl_client_cert"]})):
+        r = client.get(server, pki, path + "certinfo.jsp", who,
+                       headers=headers)
+        if r.status != 200:
+            print("  %-38s -> %d %s" % (label, r.status, _reason(r)))
+            continue
+        info = tomcat.parse_info(r.body)
+        sha = info.get("cert_sha256") or ""
+        owner = {cu.sha256: "certuser's", other.sha256: "other's"}.get(
+            sha, "no")
+        user = info.get("remote_user") or \
+            (info.get("headers", {}).get("x-remote-user") or [None])[0]
+        print("  %-38s -> %d, Tomcat holds %s certificate, user %s, "
+              "auth type %s" % (label, r.status, owner, user,
+                                info.get("auth_type")))
+
+
 def main():
     work = tempfile.mkdtemp(prefix="certmap-demo-")
     os.chmod(work, 0o755)
@@ -41,6 +70,12 @@ def main():
     # Mapped, and about to expire: shows cert-expired on a long-lived
     # connection, where mod_ssl's handshake verdict is already given.
     short, short_end = pki.make_shortlived(8)
+    tc_reason = tomcat.unavailable_reason()
+    tc = None
+    if tc_reason is None:
+        print("== starting a private Tomcat 10 on 127.0.0.1 (the backend)")
+        tc = tomcat.TomcatServer()
+        tc.start()
     snippet = """
     <Location /secure>
         CertMap On
@@ -49,6 +84,27 @@ def main():
         CertMapDeny sha256:%s
     </Location>
 """ % (cu.cert_der, short.sha256, denied.sha256)
+    if tc is not None:
+        snippet += """
+    # Tomcat over HTTP: the certificate for its SSLValve, the account
+    # (Optional: an unmapped certificate gets through, without an account)
+    <Location /tomcat-http/>
+        CertMap Optional
+        CertMapUser %s "W2K3TEST\\certuser"
+        CertMapForward tomcat
+        CertMapForwardUser
+        %s
+    </Location>
+    # Tomcat over AJP: certificate and account travel natively
+    <Location /tomcat-ajp/>
+        CertMap On
+        CertMapUser %s "W2K3TEST\\certuser"
+        %s
+    </Location>
+""" % (cu.cert_der, tc.proxy_pass("/tomcat-http/", "https").replace(
+            "ProxyPass /tomcat-http/ ", "ProxyPass "),
+       cu.cert_der, tc.proxy_pass("/tomcat-ajp/", "ajp").replace(
+            "ProxyPass /tomcat-ajp/ ", "ProxyPass "))
     server = HttpdServer(pki, snippet=snippet, dirs=["secure"],
                          loglevel="warn")
     print("== httpd configuration (inside the TLS virtual host, "
@@ -81,6 +137,10 @@ def main():
             time.sleep(max(wait, 0))
             show("same connection, after it expired",
                  conn.get("/secure/env.cgi"))
+        if tc is not None:
+            show_tomcat(server, pki, cu, other)
+        else:
+            print("\n== (no Tomcat backend: %s)" % tc_reason)
         time.sleep(0.5)
         print("\n== access log (%u, then %{CERTMAP_REASON}e last):")
         for line in server.access_log_lines():
@@ -93,6 +153,9 @@ def main():
     finally:
         server.stop()
         print("\n== httpd stopped")
+        if tc is not None:
+            tc.stop()
+            print("== Tomcat stopped")
         if os.environ.get("CERTMAP_KEEP"):
             print("== demo PKI kept in %s" % work)
         else:

@@ -172,8 +172,8 @@ static const struct {
     [CERTMAP_CERT_DENIED] = {"cert-denied", 12,
                              "the client certificate is denied access"},
     [CERTMAP_CERT_MISMATCH] = {"cert-mismatch", 12,
-                               "the password given belongs to another "
-                               "account than the client certificate"},
+                               "the credentials given are for another "
+                               "account than the client certificate's"},
 };
 
 const char *certmap_reason_text(certmap_reason_e reason)

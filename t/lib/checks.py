@@ -11,6 +11,7 @@ SUBSTATUS = {
     "cert-revoked": "403.13",
     "cert-unmapped": "403.12",
     "cert-denied": "403.12",
+    "cert-mismatch": "403.12",
 }
 
 
