@@ -238,12 +238,15 @@ static const command_rec certmap_cmds[] = {
     AP_INIT_RAW_ARGS("CertMapUser", add_user, NULL,
                      RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                      "CERT ACCOUNT: map one certificate (a PEM/DER file "
-                     "relative to ServerRoot, sha256:HEX or sha1:HEX) to "
-                     "DOMAIN\\user or a bare user; no default"),
+                     "relative to ServerRoot, sha256:HEX, sha1:HEX, "
+                     "spki-sha256:HEX or an AD strong form X509:<I>..<SR>.., "
+                     "X509:<SKI>HEX, X509:<SHA1-PUKEY>HEX) to DOMAIN\\user "
+                     "or a bare user; no default"),
     AP_INIT_TAKE1("CertMapDeny", add_deny, NULL,
                   RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
-                  "CERT: refuse this certificate even where another entry "
-                  "maps it; no default"),
+                  "CERT (any form CertMapUser takes): refuse this "
+                  "certificate even where another entry maps it; no "
+                  "default"),
     AP_INIT_TAKE1("CertMapDomain", set_domain, NULL,
                   RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                   "NAME: the domain given to bare accounts in this scope; "
@@ -478,8 +481,8 @@ static int certmap_check_access(request_rec *r)
                        certmap_account_domain(r->pool, st->account));
         apr_table_setn(r->subprocess_env, "CERTMAP_MATCH", d.source);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "CERTMAP0002: mapped \"%s\" to %s (%s)",
-                      st->cert->subject, st->account, d.source);
+                      "CERTMAP0002: mapped \"%s\" to %s (%s %s)",
+                      st->cert->subject, st->account, d.form, d.source);
         if (conf->password == 1) {
             int status = certmap_password_check(r, conf, st);
 
@@ -497,9 +500,10 @@ static int certmap_check_access(request_rec *r)
     if (d.conflict != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "CERTMAP0006: \"%s\" is mapped to two accounts in one "
-                      "scope, by its SHA-256 (%s) and its SHA-1 (%s); "
-                      "refusing rather than choosing",
-                      st->cert->subject, d.source, d.conflict);
+                      "scope, by its %s (%s) and its %s (%s); refusing "
+                      "rather than choosing",
+                      st->cert->subject, d.form, d.source, d.conflict_form,
+                      d.conflict);
     }
     /* An identity someone else set before us (SSLUserName reads even an
      * unverified certificate) must not outlive a failed mapping. */

@@ -405,6 +405,7 @@ static int decide_by_rules(request_rec *r, const certmap_dir_conf *conf,
             d->reason = CERTMAP_CERT_DENIED;
             d->account = NULL;
             d->source = rule->source;
+            d->form = "rule";
             return 1;
         }
         account = rule_account(r, conf, rule, pm, &src);
@@ -412,6 +413,7 @@ static int decide_by_rules(request_rec *r, const certmap_dir_conf *conf,
             d->reason = CERTMAP_MAPPED;
             d->account = account;
             d->source = rule->source;
+            d->form = "rule";
         }
         return 1;
     }
@@ -468,6 +470,7 @@ static void decide_by_upn(request_rec *r, const certmap_dir_conf *conf,
         d->reason = CERTMAP_MAPPED;
         d->account = account;
         d->source = u->source;
+        d->form = "upn";
         return;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,

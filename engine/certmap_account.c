@@ -2,15 +2,18 @@
  * certmap_account.c - account strings and refusal reasons.
  */
 #include "certmap.h"
+#include "certmap_internal.h"
 
 #include <string.h>
 #include <apr_strings.h>
 
-/* Decode one UTF-8 sequence at s; returns its length and sets *cp, or 0
- * for an invalid sequence (overlong, surrogate, beyond U+10FFFF). */
-static int utf8_decode(const unsigned char *s, unsigned long *cp)
+/* Length of the valid UTF-8 sequence at s (at most `avail` bytes), with
+ * its code point in *cp; 0 when the bytes are not valid UTF-8 (overlong,
+ * surrogate, beyond U+10FFFF, truncated). */
+apr_size_t certmap_utf8_sequence(const unsigned char *s, apr_size_t avail,
+                                unsigned long *cp)
 {
-    int len, i;
+    apr_size_t len, i;
     unsigned long c = s[0];
 
     if (c < 0x80) {
@@ -32,6 +35,9 @@ static int utf8_decode(const unsigned char *s, unsigned long *cp)
     else {
         return 0;
     }
+    if (len > avail) {
+        return 0;
+    }
     for (i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80) {
             return 0;
@@ -46,10 +52,9 @@ static int utf8_decode(const unsigned char *s, unsigned long *cp)
     return len;
 }
 
-/* Characters that would let an account split or disguise a header or a
- * log line: C0 and C1 controls, DEL, the Unicode line and paragraph
- * separators, zero-width and bidirectional formatting marks, BOM. */
-static int is_forbidden(unsigned long cp)
+/* Characters that would let a value split or disguise a header or a log
+ * line (see certmap_internal.h). */
+int certmap_char_forbidden(unsigned long cp)
 {
     return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)
            || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e)
@@ -58,28 +63,29 @@ static int is_forbidden(unsigned long cp)
 
 static const char *check_chars(apr_pool_t *p, const char *s, const char *what)
 {
-    const unsigned char *c = (const unsigned char *)s;
+    const unsigned char *c = (const unsigned char *)s, *end;
     unsigned long cp;
-    int n;
+    apr_size_t n;
 
     if (s == NULL || *s == '\0') {
         return apr_psprintf(p, "the %s is empty", what);
     }
-    if (strlen(s) > CERTMAP_ACCOUNT_MAX) {
+    end = c + strlen(s);
+    if (end - c > CERTMAP_ACCOUNT_MAX) {
         return apr_psprintf(p, "the %s is longer than %d bytes", what,
                             CERTMAP_ACCOUNT_MAX);
     }
     for (; *c; c += n) {
         int pos = (int)(c - (const unsigned char *)s) + 1;
 
-        n = utf8_decode(c, &cp);
+        n = certmap_utf8_sequence(c, (apr_size_t)(end - c), &cp);
         if (n == 0) {
             return apr_psprintf(p,
                                 "the %s is not valid UTF-8 (byte 0x%02x at "
                                 "position %d)",
                                 what, *c, pos);
         }
-        if (is_forbidden(cp)) {
+        if (certmap_char_forbidden(cp)) {
             return apr_psprintf(p,
                                 "the %s contains a control or invisible "
                                 "formatting character (U+%04lX at "

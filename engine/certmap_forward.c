@@ -27,6 +27,7 @@
  */
 #include "certmap.h"
 #include "certmap_forward.h"
+#include "certmap_internal.h"
 
 #include <string.h>
 #include <apr_strings.h>
@@ -231,63 +232,8 @@ static char *url_escape(apr_pool_t *p, const char *s)
 /* ------------------------------------------------------------------ */
 /* xfcc                                                               */
 
-/* Length of the valid UTF-8 sequence at s (at most `avail` bytes), with
- * its code point in *cp; 0 when the bytes are not valid UTF-8 (overlong,
- * surrogate, beyond U+10FFFF, truncated). */
-static apr_size_t utf8_sequence(const unsigned char *s, apr_size_t avail,
-                                unsigned long *cp)
-{
-    apr_size_t len, i;
-    unsigned long c = s[0];
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        c &= 0x1f;
-    }
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        c &= 0x0f;
-    }
-    else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        c &= 0x07;
-    }
-    else {
-        return 0;
-    }
-    if (len > avail) {
-        return 0;
-    }
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000)
-        || (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff) {
-        return 0;
-    }
-    *cp = c;
-    return len;
-}
-
-/* Characters kept out of the Subject text as hex escapes: controls (C0,
- * DEL, C1), zero-width and bidirectional marks, the Unicode line and
- * paragraph separators, BOM (the set certmap_account_check() refuses). */
-static int must_escape(unsigned long cp)
-{
-    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)
-           || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e)
-           || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
-}
-
 /* OpenSSL's RFC 2253 text made safe: what OpenSSL left unescaped among
- * the characters above, and any byte that is not valid UTF-8, becomes
+ * the characters certmap_char_forbidden() names, and any byte that is not valid UTF-8, becomes
  * RFC 4514 hex pairs (\XX per byte), which a DN parser reads back as the
  * same bytes. */
 static char *escape_dn_text(apr_pool_t *p, const char *s, apr_size_t len)
@@ -298,8 +244,8 @@ static char *escape_dn_text(apr_pool_t *p, const char *s, apr_size_t len)
 
     while (c < end) {
         unsigned long cp = 0;
-        apr_size_t n = utf8_sequence(c, (apr_size_t)(end - c), &cp), i;
-        int escape = n == 0 || must_escape(cp);
+        apr_size_t n = certmap_utf8_sequence(c, (apr_size_t)(end - c), &cp), i;
+        int escape = n == 0 || certmap_char_forbidden(cp);
 
         if (n == 0) {
             n = 1;

@@ -22,6 +22,12 @@ extern "C" {
 #define CERTMAP_SHA256_LEN 32
 #define CERTMAP_SHA1_LEN 20
 
+/* Longest SubjectKeyIdentifier and serial number kept (bytes).  RFC 5280
+ * allows 20 octets of serial (21 with the sign byte) and SKIs are 20 bytes
+ * in practice; anything longer is not offered as a strong form. */
+#define CERTMAP_SKI_MAX 64
+#define CERTMAP_SERIAL_MAX 64
+
 /* Longest account accepted (bytes).  Windows accounts are far shorter;
  * the bound keeps a broken map file from putting megabytes in a header. */
 #define CERTMAP_ACCOUNT_MAX 256
@@ -40,8 +46,41 @@ typedef struct certmap_cert_t {
     apr_size_t der_len;
     /* const char *: every Microsoft UPN (SAN otherName
      * 1.3.6.1.4.1.311.20.2.3, a UTF8String) as it appears, in order;
-     * never NULL. */
+     * never NULL.  A value that is not a UTF8String, is not valid UTF-8,
+     * or holds a NUL or another C0 control character or DEL is left out
+     * (it cannot be an account and must not be cut short). */
     apr_array_header_t *upns;
+
+    /* --- Renewal-proof and Active Directory strong forms ------------ */
+    /* SHA-256 of the DER SubjectPublicKeyInfo (algorithm + key), what
+     * `openssl x509 -pubkey | openssl pkey -pubin -outform DER | sha256sum`
+     * prints and HPKP's pin-sha256 encodes: spki-sha256:. */
+    unsigned char spki_sha256[CERTMAP_SHA256_LEN];
+    /* SHA-1 of the subjectPublicKey BIT STRING's contents (the key bits,
+     * without tag, length and unused-bits byte): X509:<SHA1-PUKEY>.  This
+     * is RFC 5280's method-1 key identifier, so it equals the SKI of most
+     * certificates that carry one; see certmap_cert.c for why. */
+    unsigned char pukey_sha1[CERTMAP_SHA1_LEN];
+    /* The SubjectKeyIdentifier extension's key identifier: X509:<SKI>.
+     * NULL/0 when the certificate has none (or a damaged or duplicate
+     * one, or one longer than CERTMAP_SKI_MAX). */
+    const unsigned char *ski;
+    apr_size_t ski_len;
+    /* The issuer DN as Windows writes it in X509:<I>: RDNs in encoded
+     * (ASN.1) order joined by ',', attributes of one multi-valued RDN by
+     * ' ', Windows' names (CN, L, O, OU, E, C, S, STREET, T, G, I, SN, DC,
+     * SERIALNUMBER, PostalCode) else OID.n.n.n, a value in double quotes
+     * (inner quotes doubled) when it is empty, starts or ends with a
+     * blank, or holds , + = " < > # ; -- e.g. "DC=com,DC=contoso,
+     * CN=CONTOSO-DC-CA".  NULL when the issuer is empty or holds a value
+     * that is not a character string or has a control character: the
+     * X509:<I><SR> form is then not available for this certificate. */
+    const char *issuer_ad;
+    /* The serial number as AD writes it after <SR>: every content byte of
+     * the DER INTEGER (a leading 00 sign byte included), in reverse
+     * order.  NULL/0 when longer than CERTMAP_SERIAL_MAX. */
+    const unsigned char *serial_ad;
+    apr_size_t serial_ad_len;
 } certmap_cert_t;
 
 /* Parse one PEM certificate as mod_ssl hands it over (SSL_CLIENT_CERT). */
@@ -67,29 +106,87 @@ int certmap_cert_out_of_date(const certmap_cert_t *cert, apr_time_t now);
 /* Lower-case hex of a digest, for logs and CERTMAP_* variables. */
 const char *certmap_hex(apr_pool_t *p, const unsigned char *d, apr_size_t n);
 
+/* Every specification that names this certificate, as const char *, in
+ * this order: "sha256:HEX", "sha1:HEX", "spki-sha256:HEX",
+ * "X509:<I>ISSUER<SR>SERIAL" (unless cert->issuer_ad is NULL),
+ * "X509:<SKI>HEX" (only with a SubjectKeyIdentifier),
+ * "X509:<SHA1-PUKEY>HEX".  Each one is accepted by certmap_key_parse()
+ * and matches this certificate.  The X509:<I> form contains blanks when
+ * the issuer does: quote it in a map file (certmap_map_quote()) or in
+ * CertMapUser. */
+apr_array_header_t *certmap_cert_spec_forms(apr_pool_t *p,
+                                            const certmap_cert_t *cert);
+
 /* ------------------------------------------------------------------ */
 /* Certificate specifications: what CertMapUser/CertMapDeny name      */
 
 typedef enum certmap_key_type_e {
-    CERTMAP_KEY_SHA256 = 1,
-    CERTMAP_KEY_SHA1 = 2
+    /* Exact certificate forms: one certificate. */
+    CERTMAP_KEY_SHA256 = 1, /* sha256:, or a certificate file */
+    CERTMAP_KEY_SHA1 = 2,
+    /* Key and strong forms (see certmap_decide for the precedence). */
+    CERTMAP_KEY_SPKI_SHA256 = 3,   /* spki-sha256: */
+    CERTMAP_KEY_ISSUER_SERIAL = 4, /* X509:<I>...<SR>... */
+    CERTMAP_KEY_SKI = 5,           /* X509:<SKI>... */
+    CERTMAP_KEY_SHA1_PUKEY = 6     /* X509:<SHA1-PUKEY>... */
 } certmap_key_type_e;
+
+/* 1 for the key and strong forms (SPKI_SHA256 and later). */
+#define CERTMAP_KEY_IS_STRONG_FORM(type) ((type) >= CERTMAP_KEY_SPKI_SHA256)
+
+/* The names certmap_key_form() and certmap_decision_t.form use. */
+#define CERTMAP_FORM_SHA256 "sha256"
+#define CERTMAP_FORM_SHA1 "sha1"
+#define CERTMAP_FORM_FILE "file"
+#define CERTMAP_FORM_SPKI_SHA256 "spki-sha256"
+#define CERTMAP_FORM_ISSUER_SERIAL "X509:<I><SR>"
+#define CERTMAP_FORM_SKI "X509:<SKI>"
+#define CERTMAP_FORM_SHA1_PUKEY "X509:<SHA1-PUKEY>"
 
 typedef struct certmap_key_t {
     certmap_key_type_e type;
-    unsigned char digest[CERTMAP_SHA256_LEN]; /* SHA-1 uses 20 bytes */
+    /* SHA256, SPKI_SHA256: 32 bytes; SHA1, SHA1_PUKEY: the first 20. */
+    unsigned char digest[CERTMAP_SHA256_LEN];
     /* Set when the spec was a certificate file: its SHA-1 too, so that a
      * sha1: entry for the same certificate is recognised as a duplicate. */
     int has_sha1;
     unsigned char sha1[CERTMAP_SHA1_LEN];
+    /* ISSUER_SERIAL: the issuer in the spelling of
+     * certmap_cert_t.issuer_ad (rewritten from what was given: blanks
+     * around separators dropped, ST/Email/... as S/E/..., '+' as ' ').
+     * Compared ignoring ASCII case, as AD does.  From the pool given to
+     * certmap_key_parse(). */
+    const char *issuer;
+    /* ISSUER_SERIAL: the bytes written after <SR> (AD's reversed order),
+     * SKI: the key identifier; from the pool given to
+     * certmap_key_parse(). */
+    const unsigned char *bytes;
+    apr_size_t bytes_len;
 } certmap_key_t;
 
-/* Parse "sha256:HEX", "sha1:HEX" (hex in any case; ':' and ' ' allowed as
- * separators; a leading U+200E that Windows' certificate dialog copies is
- * ignored) or a path to a PEM/DER certificate file.  A relative path is
- * taken relative to `base_dir` (NULL: as given). */
+/* Parse a certificate specification:
+ *   sha256:HEX, sha1:HEX, spki-sha256:HEX   hex in any case; ':' and ' '
+ *       allowed as separators; a U+200E that Windows' certificate dialog
+ *       copies is ignored (also before the prefix);
+ *   X509:<I>ISSUER<SR>SERIAL, X509:<SKI>HEX, X509:<SHA1-PUKEY>HEX   as
+ *       Active Directory's altSecurityIdentities holds them (prefix and
+ *       tags in any case, as AD compares them; hex in any case);
+ *   anything else: a path to a PEM/DER certificate file, relative to
+ *       `base_dir` (NULL: as given).
+ * The weak forms X509:<S>, X509:<I>...<S>, X509:<RFC822> and any other
+ * X509:<...> are refused with a sentence saying why.  On an error the key
+ * is all zero. */
 const char *certmap_key_parse(apr_pool_t *p, const char *spec,
                               const char *base_dir, certmap_key_t *key);
+
+/* The form of a parsed key: CERTMAP_FORM_SHA256, ..._FILE (a certificate
+ * file), ..._SHA1, ..._SPKI_SHA256, ..._ISSUER_SERIAL, ..._SKI or
+ * ..._SHA1_PUKEY. */
+const char *certmap_key_form(const certmap_key_t *key);
+
+/* `token` as one map-file field: unchanged when it needs no quotes, else
+ * in double quotes with inner double quotes doubled. */
+const char *certmap_map_quote(apr_pool_t *p, const char *token);
 
 /* ------------------------------------------------------------------ */
 /* Accounts                                                           */
@@ -116,30 +213,39 @@ const char *certmap_account_domain(apr_pool_t *p, const char *account);
 
 typedef struct certmap_table_t certmap_table_t;
 
-/* One certificate's entry in one table.  An entry can both map and be
- * denied; deny wins. */
+/* One certificate's (or key's) entry in one table.  An entry can both map
+ * and be denied; deny wins. */
 typedef struct certmap_entry_t {
     const char *account;     /* NULL: no mapping in this table */
     const char *source;      /* "file:line" of the mapping */
     const char *deny_source; /* non-NULL: denied, "file:line" of the deny */
+    const char *form;        /* CERTMAP_FORM_* of the mapping's line */
+    const char *deny_form;   /* CERTMAP_FORM_* of the deny's line */
 } certmap_entry_t;
 
 certmap_table_t *certmap_table_make(apr_pool_t *p);
 
-/* Number of distinct certificates the table holds entries for. */
+/* Number of entries in the table: distinct certificates named by an exact
+ * form, plus distinct keys, key identifiers and issuer/serial pairs. */
 unsigned int certmap_table_count(const certmap_table_t *t);
 
 /* Add a mapping (`account` non-NULL) or a deny (`account` NULL).  The same
- * certificate mapped to two different accounts is an error; the same
- * mapping twice is not.  `source` is kept by reference. */
+ * certificate (or the same key, in the same form) mapped to two different
+ * accounts is an error; the same mapping twice is not.  `source` is kept
+ * by reference; everything else is copied to the table's pool.  Lookups
+ * use hash tables for every form: their cost does not grow with the
+ * table. */
 const char *certmap_table_add(certmap_table_t *t, const certmap_key_t *key,
                               const char *account, const char *source);
 
 /* Read a map file into the table: one entry a line, "CERT ACCOUNT" or
  * "deny CERT"; '#' comments and blank lines.  Tokens are separated by
- * blanks and may be double-quoted; a backslash is an ordinary character.
- * Relative certificate paths are relative to the map file's directory.
- * Every error starts with "PATH:LINE: ". */
+ * blanks and may be quoted with double or single quotes, inside which
+ * the quote character doubled stands for itself (an X509:<I> issuer with
+ * blanks needs quotes: "X509:<I>DC=com,DC=contoso,CN=Contoso CA<SR>1200");
+ * a backslash is an ordinary character.  Relative certificate paths are
+ * relative to the map file's directory.  Every error starts with
+ * "PATH:LINE: ". */
 const char *certmap_table_load_file(certmap_table_t *t, const char *path);
 
 /* Parse one map-file line (no newline) into the table; `source` is the
@@ -148,8 +254,9 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path);
 const char *certmap_table_add_line(certmap_table_t *t, const char *line,
                                    const char *base_dir, const char *source);
 
-/* The entry this table holds for the certificate, or NULL.  A SHA-256
- * entry is preferred over a SHA-1 entry. */
+/* The entry this table holds for the certificate, or NULL: the first
+ * found by SHA-256, SHA-1, SPKI SHA-256, issuer and serial, SKI, SHA-1 of
+ * the public key, in this order (certmap_decide looks at all of them). */
 const certmap_entry_t *certmap_table_find(const certmap_table_t *t,
                                           const certmap_cert_t *cert);
 
@@ -187,17 +294,34 @@ int certmap_reason_iis_substatus(certmap_reason_e reason);
 certmap_reason_e certmap_verify_classify(const char *ssl_client_verify);
 
 /* The decision for one verified certificate against a chain of tables,
- * the innermost scope first.  A deny in any table wins; otherwise the
- * first table that maps the certificate decides, unless it maps it to two
- * accounts (see `conflict`). */
+ * the innermost scope first.  Precedence:
+ *   1. A deny of any form in any table wins (CERT_DENIED; the innermost
+ *      table's deny is reported, exact forms before key forms).
+ *   2. Exact certificate entries (sha256:, sha1:, certificate files): the
+ *      first table that maps the certificate by one of them decides.
+ *   3. Key and strong forms (spki-sha256:, X509:<I><SR>, X509:<SKI>,
+ *      X509:<SHA1-PUKEY>): the first table that maps the certificate by
+ *      one of them decides.
+ * So an exact mapping, in any table, beats a key-form mapping: it names
+ * this very certificate, a key form any certificate of that key.  Within
+ * the deciding table, two entries of the same group (SHA-256 and SHA-1;
+ * or two key forms) mapping to different accounts are a conflict that a
+ * configuration check cannot see: CERT_UNMAPPED with `conflict` set (the
+ * module logs it).  Two key forms mapping to the same account are no
+ * conflict; `source` is then the first in the order spki-sha256,
+ * X509:<I><SR>, X509:<SKI>, X509:<SHA1-PUKEY>. */
 typedef struct certmap_decision_t {
     certmap_reason_e reason; /* MAPPED, CERT_DENIED or CERT_UNMAPPED */
     const char *account;     /* as configured (not yet qualified) */
     const char *source;      /* "file:line" that decided, or NULL */
-    /* Set when one table maps the certificate by SHA-256 (source) and by
-     * SHA-1 (conflict) to different accounts, which a configuration
-     * check cannot see; the decision is then CERT_UNMAPPED. */
+    /* Set when the deciding table maps the certificate to two accounts:
+     * by SHA-256 (source) and SHA-1 (conflict), or by two key forms
+     * (`form` and `conflict_form` say which); CERT_UNMAPPED. */
     const char *conflict;
+    /* CERTMAP_FORM_* of the line `source` names (of the deny for
+     * CERT_DENIED), NULL when nothing matched. */
+    const char *form;
+    const char *conflict_form; /* CERTMAP_FORM_* of `conflict`, or NULL */
 } certmap_decision_t;
 
 void certmap_decide(const certmap_table_t *const *tables, int ntables,

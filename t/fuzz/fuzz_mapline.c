@@ -5,8 +5,13 @@
  * map file (trailing CR and a leading UTF-8 BOM dropped) and added line
  * by line to a second table, carrying on after errors so that later
  * lines meet the state earlier ones left.  After every line that is
- * accepted, the table is asked about the certificate the line named:
- * the entry exists, holds what the line said, and a deny wins.
+ * accepted, the table is asked about the certificate the line named
+ * (made up from the key: its digest, SPKI hash, SHA-1 of the key, SKI,
+ * or issuer and serial): the entry exists, holds what the line said, and
+ * a deny wins.  Other entries may name the same made-up certificate (its
+ * other fields are zero), so a mapping line may also end in a conflict;
+ * when the decision comes from the line's own form, it gives the line's
+ * account.
  *
  * Certificate files: relative names are resolved against a private
  * directory made at start-up that holds cert.pem, cert.der (the same
@@ -121,7 +126,8 @@ static int is_blank(char c)
 }
 
 /* The first `max` tokens of an accepted line, as the header describes
- * them: blank-separated, double quotes grouping, '#' starting a comment
+ * them: blank-separated, double or single quotes grouping (the quote
+ * character doubled inside stands for itself), '#' starting a comment
  * at the start of a token. */
 static int tokens(apr_pool_t *p, const char *s, char **tok, int max)
 {
@@ -135,15 +141,25 @@ static int tokens(apr_pool_t *p, const char *s, char **tok, int max)
         if (*s == '\0' || *s == '#') {
             break;
         }
-        if (*s == '"') {
-            start = ++s;
-            while (*s && *s != '"') {
-                s++;
+        if (*s == '"' || *s == '\'') {
+            char q = *s++;
+            char *o = apr_palloc(p, strlen(s) + 1);
+
+            tok[n++] = o;
+            while (*s) {
+                if (*s == q && s[1] == q) {
+                    *o++ = q;
+                    s += 2;
+                }
+                else if (*s == q) {
+                    s++;
+                    break;
+                }
+                else {
+                    *o++ = *s++;
+                }
             }
-            tok[n++] = apr_pstrmemdup(p, start, s - start);
-            if (*s) {
-                s++;
-            }
+            *o = '\0';
         }
         else {
             start = s;
@@ -169,6 +185,7 @@ static void add_and_check(apr_pool_t *p, certmap_table_t *t, const char *line,
     const certmap_entry_t *e;
     const certmap_table_t *chain[1];
     certmap_decision_t d;
+    const char *form;
 
     err = certmap_table_add_line(t, line, fixture_dir, source);
     after = certmap_table_count(t);
@@ -203,16 +220,37 @@ static void add_and_check(apr_pool_t *p, certmap_table_t *t, const char *line,
     FUZZ_CHECK(certmap_key_parse(p, spec, fixture_dir, &key) == NULL);
     memset(&cert, 0, sizeof(cert));
     cert.subject = "";
-    if (key.type == CERTMAP_KEY_SHA256) {
+    switch (key.type) {
+    case CERTMAP_KEY_SHA256:
         memcpy(cert.sha256, key.digest, CERTMAP_SHA256_LEN);
         if (key.has_sha1) {
             memcpy(cert.sha1, key.sha1, CERTMAP_SHA1_LEN);
         }
-    }
-    else {
-        FUZZ_CHECK(key.type == CERTMAP_KEY_SHA1);
+        break;
+    case CERTMAP_KEY_SHA1:
         memcpy(cert.sha1, key.digest, CERTMAP_SHA1_LEN);
+        break;
+    case CERTMAP_KEY_SPKI_SHA256:
+        memcpy(cert.spki_sha256, key.digest, CERTMAP_SHA256_LEN);
+        break;
+    case CERTMAP_KEY_SHA1_PUKEY:
+        memcpy(cert.pukey_sha1, key.digest, CERTMAP_SHA1_LEN);
+        break;
+    case CERTMAP_KEY_SKI:
+        FUZZ_CHECK(key.bytes != NULL && key.bytes_len > 0);
+        cert.ski = key.bytes;
+        cert.ski_len = key.bytes_len;
+        break;
+    case CERTMAP_KEY_ISSUER_SERIAL:
+        FUZZ_CHECK(key.issuer != NULL && key.bytes != NULL);
+        cert.issuer_ad = key.issuer;
+        cert.serial_ad = key.bytes;
+        cert.serial_ad_len = key.bytes_len;
+        break;
+    default:
+        FUZZ_CHECK(!"unknown key type");
     }
+    form = certmap_key_form(&key);
 
     e = certmap_table_find(t, &cert);
     FUZZ_CHECK(e != NULL);
@@ -235,15 +273,24 @@ static void add_and_check(apr_pool_t *p, certmap_table_t *t, const char *line,
     if (deny) {
         FUZZ_CHECK(d.reason == CERTMAP_CERT_DENIED);
         FUZZ_CHECK(d.account == NULL && d.source != NULL);
+        FUZZ_CHECK(d.form != NULL);
     }
     else {
-        FUZZ_CHECK(d.reason == CERTMAP_MAPPED
-                   || d.reason == CERTMAP_CERT_DENIED);
+        FUZZ_CHECK(
+            d.reason == CERTMAP_MAPPED || d.reason == CERTMAP_CERT_DENIED
+            || (d.reason == CERTMAP_CERT_UNMAPPED && d.conflict != NULL));
+    }
+    if (d.reason == CERTMAP_CERT_UNMAPPED) {
+        FUZZ_CHECK(d.account == NULL && d.source != NULL && d.form != NULL
+                   && d.conflict_form != NULL);
     }
     if (d.reason == CERTMAP_MAPPED) {
-        FUZZ_CHECK(d.account != NULL && d.source != NULL);
+        FUZZ_CHECK(d.account != NULL && d.source != NULL && d.form != NULL);
+        FUZZ_CHECK(d.conflict == NULL && d.conflict_form == NULL);
         FUZZ_CHECK(certmap_account_check(p, d.account) == NULL);
-        if (key.type == CERTMAP_KEY_SHA256) {
+        /* Decided by this line's form: only this line's key can match
+         * there, so it is this line's account. */
+        if (strcmp(d.form, form) == 0) {
             FUZZ_CHECK(strcmp(d.account, account) == 0);
         }
     }

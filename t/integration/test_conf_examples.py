@@ -10,6 +10,7 @@ import types
 
 import pytest
 
+import tomcat as tomcat_mod
 from client import get
 from checks import assert_mapped
 from server import free_port
@@ -32,10 +33,13 @@ def _commented_file(text, path):
                    if line.startswith("#   "))
 
 
-def _load(httpd, pki, name, files=None, dirs=()):
+def _load(httpd, pki, name, files=None, dirs=(), extra=None):
     """Start a server whose global config is the example, on its own port;
-    returns (server, a stand-in with the example vhost's port)."""
+    returns (server, a stand-in with the example vhost's port).  `extra`:
+    more {text: replacement} for the example."""
     text = _read(name)
+    for a, b in (extra or {}).items():
+        text = text.replace(a, b)
     port = free_port()
     cu = pki.clients["certuser"]
     conf = (text.replace("*:443", "127.0.0.1:%d" % port)
@@ -125,3 +129,114 @@ def test_optional_with_basic(httpd, pki):
     r = get(vhost, pki, "/env.cgi",
             headers={"Authorization": "Basic Ym9iOnNlY3JldA=="})
     assert r.status == 200 and r.env["REMOTE_USER"] == "bob", r
+
+
+@pytest.fixture(scope="module")
+def example_tomcat():
+    reason = tomcat_mod.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    # webapp "app" = /app/certinfo.jsp, with the secret the example shows
+    tc = tomcat_mod.TomcatServer(
+        contexts=("app",), ajp_secret="change-me-to-a-long-random-secret")
+    tc.start()
+    yield tc
+    tc.stop()
+
+
+@pytest.mark.parametrize("name", ["tomcat-http.conf", "tomcat-ajp.conf"])
+def test_tomcat_examples(httpd, pki, example_tomcat, name):
+    tc = example_tomcat
+    srv, vhost = _load(httpd, pki, name, extra={
+        # the example's HTTP connector is secure="true"; so is this one
+        "127.0.0.1:8080": "127.0.0.1:%d" % tc.secure_http_port,
+        "127.0.0.1:8009": "127.0.0.1:%d" % tc.ajp_port})
+    cu = pki.clients["certuser"]
+    r = get(vhost, pki, "/app/certinfo.jsp", cu)
+    assert r.status == 200, r
+    info = tomcat_mod.parse_info(r.body)
+    assert info["cert_sha256"] == cu.sha256, info
+    assert info["secure"] is True, info
+    if name == "tomcat-ajp.conf":
+        assert info["remote_user"] == "W2K3TEST\\certuser", info
+        assert info["auth_type"] == "Certificate", info
+    else:
+        assert info["headers"].get("x-remote-user") == \
+            ["W2K3TEST\\certuser"], info
+    r = get(vhost, pki, "/app/certinfo.jsp", pki.clients["other"])
+    assert r.status == 403 and "cert-unmapped" in r.text, r
+    r = get(vhost, pki, "/app/certinfo.jsp")
+    assert r.status == 403 and "cert-required" in r.text, r
+
+
+def test_rules_example(httpd, pki):
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from pki import upn_san
+
+    def name(**kw):
+        oids = {"O": NameOID.ORGANIZATION_NAME,
+                "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+                "CN": NameOID.COMMON_NAME}
+        return x509.Name([x509.NameAttribute(oids[k], v)
+                          for k, v in kw.items()])
+
+    contoso = pki.make_ca("example-contoso",
+                          name(O="Contoso", CN="Contoso CA"), issuer=pki.root)
+    certs = {
+        "contractor": pki.issue("ex-contractor", issuer=contoso,
+                                subject=name(OU="Contractors", CN="tlee")),
+        "sales": pki.issue("ex-sales", issuer=contoso,
+                           subject=name(OU="Sales", CN="jdoe")),
+        "adm": pki.issue("ex-adm", issuer=contoso,
+                         subject=name(OU="IT", CN="jsmith-ADM")),
+        "eng": pki.issue("ex-eng", issuer=contoso,
+                         subject=name(OU="Engineering", CN="kwong")),
+        "upn": pki.issue("ex-upn", sans=[upn_san("alice@contoso.com")]),
+    }
+    srv, vhost = _load(httpd, pki, "rules.conf", dirs=["portal", "ad"])
+    r = get(vhost, pki, "/portal/env.cgi", certs["contractor"])
+    assert r.status == 403 and "cert-denied" in r.text, r
+    assert_mapped(get(vhost, pki, "/portal/env.cgi", certs["sales"]),
+                  "CONTOSO\\SalesUsers")
+    assert_mapped(get(vhost, pki, "/portal/env.cgi", certs["adm"]),
+                  "CONTOSO\\jsmith.admin")
+    assert_mapped(get(vhost, pki, "/portal/env.cgi", certs["eng"]),
+                  "CONTOSO\\kwong")
+    # issued by the test intermediate, not by Contoso
+    r = get(vhost, pki, "/portal/env.cgi", pki.clients["certuser"])
+    assert r.status == 403 and "cert-unmapped" in r.text, r
+    # needs the engine's UPN parsing (cert->upns)
+    assert_mapped(get(vhost, pki, "/ad/env.cgi", certs["upn"]),
+                  "CONTOSO\\alice")
+
+
+def test_cert_and_password_example(httpd, pki):
+    import base64
+    import hashlib
+
+    def basic(user, password):
+        return {"Authorization": "Basic " + base64.b64encode(
+            ("%s:%s" % (user, password)).encode()).decode()}
+
+    digest = base64.b64encode(hashlib.sha1(b"s3cret").digest()).decode()
+    srv, vhost = _load(httpd, pki, "cert-and-password.conf", dirs=["."],
+                       files={"etc/certmap/passwords":
+                              "W2K3TEST\\certuser:{SHA}%s\n" % digest})
+    cu = pki.clients["certuser"]
+    r = get(vhost, pki, "/env.cgi", cu)
+    assert r.status == 401, r
+    assert r.header("WWW-Authenticate") == \
+        'Basic realm="Intranet: certificate and password"', r.headers
+    r = get(vhost, pki, "/env.cgi", cu, headers=basic("certuser", "wrong"))
+    assert r.status == 401, r
+    assert_mapped(get(vhost, pki, "/env.cgi", cu,
+                      headers=basic("W2K3TEST\\certuser", "s3cret")),
+                  "W2K3TEST\\certuser")
+    assert_mapped(get(vhost, pki, "/env.cgi", cu,
+                      headers=basic("certuser", "s3cret")),
+                  "W2K3TEST\\certuser")
+    # a password alone is not enough
+    r = get(vhost, pki, "/env.cgi",
+            headers=basic("W2K3TEST\\certuser", "s3cret"))
+    assert r.status == 403 and "cert-required" in r.text, r

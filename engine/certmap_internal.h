@@ -1,0 +1,21 @@
+/*
+ * certmap_internal.h - helpers the engine's files share (not part of the
+ * engine's interface).
+ */
+#ifndef CERTMAP_INTERNAL_H
+#define CERTMAP_INTERNAL_H
+
+#include <apr.h>
+
+/* Length of the valid UTF-8 sequence at s (at most `avail` bytes), with
+ * its code point in *cp; 0 when the bytes are not valid UTF-8 (overlong,
+ * surrogate, beyond U+10FFFF, truncated). */
+apr_size_t certmap_utf8_sequence(const unsigned char *s, apr_size_t avail,
+                                 unsigned long *cp);
+
+/* Characters that would let a value split or disguise a header or a log
+ * line: C0 and C1 controls, DEL, the Unicode line and paragraph
+ * separators, zero-width and bidirectional formatting marks, BOM. */
+int certmap_char_forbidden(unsigned long cp);
+
+#endif /* CERTMAP_INTERNAL_H */
