@@ -758,11 +758,11 @@ static int hex_value(char c)
     return -1;
 }
 
-/* Decode hex with optional ':' or ' ' separators into exactly `want`
- * bytes. */
-static const char *parse_hex_digest(apr_pool_t *p, const char *hex,
-                                    const char *form, unsigned char *out,
-                                    apr_size_t want)
+/* Decode hex digits, skipping ':' and ' ' separators and U+200E, into
+ * out (the first `max` bytes are kept).  Returns the number of hex
+ * digits seen, or -1 with *bad set to the first other byte. */
+static long hex_decode(const char *hex, unsigned char *out, apr_size_t max,
+                       unsigned char *bad)
 {
     apr_size_t digits = 0;
     const char *s;
@@ -778,18 +778,10 @@ static const char *parse_hex_digest(apr_pool_t *p, const char *hex,
         }
         v = hex_value(*s);
         if (v < 0) {
-            if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f) {
-                return apr_psprintf(p,
-                                    "%s fingerprint has a character "
-                                    "that is not a hex digit (byte 0x%02x)",
-                                    form, (unsigned char)*s);
-            }
-            return apr_psprintf(p,
-                                "%s fingerprint has a character that is "
-                                "not a hex digit: '%c'",
-                                form, *s);
+            *bad = (unsigned char)*s;
+            return -1;
         }
-        if (digits < 2 * want) {
+        if (digits < 2 * max) {
             if (digits % 2 == 0) {
                 out[digits / 2] = (unsigned char)(v << 4);
             }
@@ -799,10 +791,37 @@ static const char *parse_hex_digest(apr_pool_t *p, const char *hex,
         }
         digits++;
     }
-    if (digits != 2 * want) {
+    return (long)digits;
+}
+
+/* "WHAT has a character that is not a hex digit ..." */
+static const char *not_hex(apr_pool_t *p, const char *what, unsigned char c)
+{
+    if (c < 0x20 || c >= 0x7f) {
         return apr_psprintf(p,
-                            "%s fingerprint must have %d hex digits, "
-                            "not %" APR_SIZE_T_FMT,
+                            "%s has a character that is not a hex digit "
+                            "(byte 0x%02x)",
+                            what, c);
+    }
+    return apr_psprintf(p, "%s has a character that is not a hex digit: '%c'",
+                        what, c);
+}
+
+/* Decode hex with optional ':' or ' ' separators into exactly `want`
+ * bytes. */
+static const char *parse_hex_digest(apr_pool_t *p, const char *hex,
+                                    const char *form, unsigned char *out,
+                                    apr_size_t want)
+{
+    unsigned char bad = 0;
+    long digits = hex_decode(hex, out, want, &bad);
+
+    if (digits < 0) {
+        return not_hex(p, apr_pstrcat(p, form, " fingerprint", NULL), bad);
+    }
+    if ((apr_size_t)digits != 2 * want) {
+        return apr_psprintf(p,
+                            "%s fingerprint must have %d hex digits, not %ld",
                             form, (int)(2 * want), digits);
     }
     return NULL;
@@ -815,41 +834,11 @@ static const char *parse_hex_bytes(apr_pool_t *p, const char *hex,
                                    const unsigned char **out,
                                    apr_size_t *out_len)
 {
-    unsigned char *buf = apr_palloc(p, max);
-    apr_size_t digits = 0;
-    const char *s;
+    unsigned char *buf = apr_palloc(p, max), bad = 0;
+    long digits = hex_decode(hex, buf, max, &bad);
 
-    for (s = hex; *s; s++) {
-        int v;
-        if (*s == ':' || *s == ' ') {
-            continue;
-        }
-        if (strncmp(s, LEFT_TO_RIGHT_MARK, 3) == 0) {
-            s += 2;
-            continue;
-        }
-        v = hex_value(*s);
-        if (v < 0) {
-            if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f) {
-                return apr_psprintf(p,
-                                    "%s has a character that is not a hex "
-                                    "digit (byte 0x%02x)",
-                                    what, (unsigned char)*s);
-            }
-            return apr_psprintf(p,
-                                "%s has a character that is not a hex "
-                                "digit: '%c'",
-                                what, *s);
-        }
-        if (digits < 2 * max) {
-            if (digits % 2 == 0) {
-                buf[digits / 2] = (unsigned char)(v << 4);
-            }
-            else {
-                buf[digits / 2] |= (unsigned char)v;
-            }
-        }
-        digits++;
+    if (digits < 0) {
+        return not_hex(p, what, bad);
     }
     if (digits == 0) {
         return apr_psprintf(p, "%s has no hex digits", what);
@@ -857,14 +846,14 @@ static const char *parse_hex_bytes(apr_pool_t *p, const char *hex,
     if (digits % 2 != 0) {
         return apr_psprintf(p,
                             "%s needs an even number of hex digits (whole "
-                            "bytes), not %" APR_SIZE_T_FMT,
+                            "bytes), not %ld",
                             what, digits);
     }
-    if (digits > 2 * max) {
+    if ((apr_size_t)digits > 2 * max) {
         return apr_psprintf(p, "%s is longer than %d bytes", what, (int)max);
     }
     *out = buf;
-    *out_len = digits / 2;
+    *out_len = (apr_size_t)digits / 2;
     return NULL;
 }
 

@@ -325,8 +325,8 @@ const certmap_entry_t *certmap_table_find(const certmap_table_t *t,
  * grouping (the quote character doubled inside stands for itself).  A
  * '#' at the start of a token starts a comment.  Returns the token count,
  * or -1 with *err set. */
-static int tokenize(apr_pool_t *p, const char *line, char **tok, int max,
-                    const char **err)
+int certmap_map_split(apr_pool_t *p, const char *line, char **tok, int max,
+                      const char **err)
 {
     int n = 0;
     const char *s = line;
@@ -420,7 +420,7 @@ static const char *add_line(certmap_table_t *t, apr_pool_t *scratch,
     char *tok[MAX_TOKENS];
     const char *err = NULL;
     certmap_key_t key;
-    int n = tokenize(scratch, line, tok, MAX_TOKENS, &err);
+    int n = certmap_map_split(scratch, line, tok, MAX_TOKENS, &err);
 
     if (n < 0) {
         if (n == -1 && strncmp(err, "too many", 8) == 0

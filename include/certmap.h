@@ -41,7 +41,7 @@ typedef struct certmap_cert_t {
     unsigned char sha1[CERTMAP_SHA1_LEN];     /* the Windows thumbprint */
     apr_time_t not_before;
     apr_time_t not_after;
-    const char *subject; /* RFC 2253, control characters escaped */
+    const char *subject;      /* RFC 2253, control characters escaped */
     const unsigned char *der; /* the certificate's DER encoding */
     apr_size_t der_len;
     /* const char *: every Microsoft UPN (SAN otherName
@@ -187,6 +187,14 @@ const char *certmap_key_form(const certmap_key_t *key);
 /* `token` as one map-file field: unchanged when it needs no quotes, else
  * in double quotes with inner double quotes doubled. */
 const char *certmap_map_quote(apr_pool_t *p, const char *token);
+
+/* Split a map-file line into at most `max` fields: blanks separate,
+ * double or single quotes group (the quote character doubled inside
+ * stands for itself), '#' at the start of a field starts a comment.
+ * Returns the number of fields (0 for a blank or comment line), or -1
+ * with *err set to a sentence. */
+int certmap_map_split(apr_pool_t *p, const char *line, char **tok, int max,
+                      const char **err);
 
 /* ------------------------------------------------------------------ */
 /* Accounts                                                           */

@@ -181,59 +181,6 @@ static const char *printable(apr_pool_t *p, const char *s)
     return out;
 }
 
-/* Split a map-file line into at most `max` fields, exactly as the
- * engine's map-file parser does (blanks separate; double or single quotes
- * group, the quote doubled standing for itself; '#' starts a comment).
- * Returns the count, -1 when the line does not split (the engine has
- * said why). */
-static int split_fields(apr_pool_t *p, const char *s, char **tok, int max)
-{
-    int n = 0;
-
-    while (*s) {
-        const char *start;
-        while (*s == ' ' || *s == '\t' || *s == '\r') {
-            s++;
-        }
-        if (*s == '\0' || *s == '#') {
-            break;
-        }
-        if (n == max) {
-            return -1;
-        }
-        if (*s == '"' || *s == '\'') {
-            char quote = *s++;
-            char *o = apr_palloc(p, strlen(s) + 1);
-
-            tok[n++] = o;
-            for (;;) {
-                if (*s == '\0') {
-                    return -1;
-                }
-                if (*s == quote) {
-                    if (s[1] == quote) {
-                        *o++ = quote;
-                        s += 2;
-                        continue;
-                    }
-                    s++;
-                    break;
-                }
-                *o++ = *s++;
-            }
-            *o = '\0';
-        }
-        else {
-            start = s;
-            while (*s && *s != ' ' && *s != '\t' && *s != '\r') {
-                s++;
-            }
-            tok[n++] = apr_pstrmemdup(p, start, s - start);
-        }
-    }
-    return n;
-}
-
 /* A certificate form for a person to paste into a map file or an httpd
  * directive: bare when it can be, else quoted the way both read it back
  * (double quotes, or single quotes around a form that holds a double
@@ -350,6 +297,7 @@ static void map_split(apr_pool_t *p, map_file_t *mf)
         map_line_t *l = apr_array_push(mf->lines);
         const char *nl = memchr(s, '\n', stop - s);
         apr_size_t tlen;
+        const char *split_err;
         char *tok[2];
         int n;
 
@@ -366,7 +314,7 @@ static void map_split(apr_pool_t *p, map_file_t *mf)
             }
         }
         l->text = apr_pstrmemdup(p, s, tlen);
-        n = split_fields(p, l->text, tok, 2);
+        n = certmap_map_split(p, l->text, tok, 2, &split_err);
         if (n <= 0) {
             continue;
         }
@@ -685,6 +633,7 @@ static int cmd_add(apr_pool_t *p, int argc, const char *const *argv,
     target_t t;
     locked_t lk;
     map_file_t mf;
+    const char *split_err;
     char *data, *tok[2];
     apr_size_t len;
     int i, n;
@@ -704,7 +653,7 @@ static int cmd_add(apr_pool_t *p, int argc, const char *const *argv,
     account_field = certmap_map_quote(p, account);
     line = apr_pstrcat(p, cert_field, " ", account_field, NULL);
     /* What the parser reads back must be what was asked for. */
-    n = split_fields(p, line, tok, 2);
+    n = certmap_map_split(p, line, tok, 2, &split_err);
     if (n != 2 || strcmp(tok[0], cert_text) != 0
         || strcmp(tok[1], account) != 0) {
         say_error("the account '%s' cannot be written in a map file",
