@@ -26,6 +26,7 @@ Suite *make_account_suite(void);
 Suite *make_table_suite(void);
 Suite *make_verify_suite(void);
 Suite *make_forward_suite(void);
+Suite *make_index_suite(void);
 
 /* ------------------------------------------------------------------ */
 /* Per-test pool                                                      */

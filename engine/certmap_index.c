@@ -1,0 +1,2 @@
+/* certmap_index.c - compiled map files (placeholder: being written). */
+#include "certmap_index.h"
