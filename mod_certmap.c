@@ -28,7 +28,12 @@
 #include "mod_auth.h"
 #include "mod_core.h"
 
+#include "apr_optional_hooks.h"
 #include "apr_strings.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "mod_certmap.h"
 
@@ -124,7 +129,7 @@ const char *certmap_directive_source(cmd_parms *cmd)
                         cmd->directive->line_num);
 }
 
-static certmap_table_t *own_table(cmd_parms *cmd, certmap_dir_conf *conf)
+certmap_table_t *certmap_own_table(cmd_parms *cmd, certmap_dir_conf *conf)
 {
     certmap_mark_server(cmd);
     if (conf->table == NULL) {
@@ -185,7 +190,7 @@ static const char *add_user(cmd_parms *cmd, void *dconf, const char *args)
         err = certmap_account_check(cmd->temp_pool, account);
     }
     if (err == NULL) {
-        err = certmap_table_add(own_table(cmd, dconf), &key, account,
+        err = certmap_table_add(certmap_own_table(cmd, dconf), &key, account,
                                 certmap_directive_source(cmd));
     }
     return err ? certmap_cmd_error(cmd, err) : NULL;
@@ -198,7 +203,7 @@ static const char *add_deny(cmd_parms *cmd, void *dconf, const char *spec)
         certmap_key_parse(cmd->temp_pool, spec, ap_server_root, &key);
 
     if (err == NULL) {
-        err = certmap_table_add(own_table(cmd, dconf), &key, NULL,
+        err = certmap_table_add(certmap_own_table(cmd, dconf), &key, NULL,
                                 certmap_directive_source(cmd));
     }
     return err ? certmap_cmd_error(cmd, err) : NULL;
@@ -215,19 +220,6 @@ static const char *set_domain(cmd_parms *cmd, void *dconf, const char *arg)
     certmap_mark_server(cmd);
     conf->domain = arg;
     return NULL;
-}
-
-static const char *add_file(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-    const char *err;
-
-    if (path == NULL) {
-        return certmap_cmd_error(cmd,
-                         apr_psprintf(cmd->pool, "invalid path '%s'", arg));
-    }
-    err = certmap_table_load_file(own_table(cmd, dconf), path);
-    return err ? certmap_cmd_error(cmd, err) : NULL;
 }
 
 static const command_rec certmap_cmds[] = {
@@ -251,11 +243,11 @@ static const command_rec certmap_cmds[] = {
                   RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                   "NAME: the domain given to bare accounts in this scope; "
                   "default none (bare accounts stay bare)"),
-    AP_INIT_TAKE1("CertMapFile", add_file, NULL,
+    AP_INIT_TAKE1("CertMapFile", certmap_cmd_file, NULL,
                   RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                   "PATH: a map file (relative to ServerRoot) with lines "
-                  "'CERT ACCOUNT' or 'deny CERT'; read at startup and "
-                  "graceful restart; no default"),
+                  "'CERT ACCOUNT' or 'deny CERT'; compiled to a shared "
+                  "index, changes take effect within seconds; no default"),
     AP_INIT_RAW_ARGS("CertMapRule", certmap_cmd_rule, NULL,
                      RSRC_CONF | ACCESS_CONF | OR_AUTHCFG,
                      "EXPR ACCOUNT|deny: map (or refuse) every certificate "
@@ -321,41 +313,118 @@ certmap_conn_cache *certmap_connection_cache(conn_rec *c)
     return ap_get_module_config(c->conn_config, &certmap_module);
 }
 
-static const certmap_cert_t *connection_cert(request_rec *r)
+static certmap_conn_cache *conn_cache(conn_rec *c)
 {
-    conn_rec *c = r->connection;
     certmap_conn_cache *cache = certmap_connection_cache(c);
-    const char *pem = certmap_ssl_var(r, "SSL_CLIENT_CERT");
-    apr_size_t len = pem ? strlen(pem) : 0;
-    const char *err;
 
-    if (len == 0) {
-        return NULL;
-    }
     if (cache == NULL) {
         cache = apr_pcalloc(c->pool, sizeof(*cache));
         apr_pool_create(&cache->pool, c->pool);
         apr_pool_tag(cache->pool, "certmap_conn_cache");
         ap_set_module_config(c->conn_config, &certmap_module, cache);
     }
-    if (cache->cert != NULL && cache->pem_len == len
-        && memcmp(cache->pem, pem, len) == 0) {
-        return cache->cert;
+    return cache;
+}
+
+/* mod_ssl's optional hook "pre_handshake" (declared in mod_ssl_openssl.h,
+ * which Debian's apache2-dev does not ship) hands over each connection's
+ * SSL before its handshake.  With it, a keep-alive request finds its
+ * certificate by pointer instead of asking mod_ssl to write the PEM. */
+static int note_ssl(conn_rec *c, SSL *ssl, int is_proxy)
+{
+    if (!is_proxy) {
+        conn_cache(c)->ssl = ssl;
     }
+    return DECLINED;
+}
+
+static apr_status_t release_x509(void *x509)
+{
+    X509_free(x509);
+    return APR_SUCCESS;
+}
+
+static void cache_reset(certmap_conn_cache *cache)
+{
     apr_pool_clear(cache->pool);
     cache->cert = NULL;
+    cache->x509 = NULL;
+    cache->pem = NULL;
+    cache->pem_len = 0;
     cache->forward = NULL;
-    err = certmap_cert_from_pem(cache->pool, pem, len, &cache->cert);
+}
+
+static const certmap_cert_t *cert_parsed(request_rec *r,
+                                         certmap_conn_cache *cache,
+                                         const char *err)
+{
     if (err != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "CERTMAP0004: cannot parse the client certificate "
                       "mod_ssl gave: %s",
                       err);
         cache->cert = NULL;
+    }
+    return cache->cert;
+}
+
+/* The client certificate of this connection (verified or not), parsed
+ * once per distinct certificate. */
+static const certmap_cert_t *connection_cert(request_rec *r)
+{
+    conn_rec *c = r->connection;
+    certmap_conn_cache *cache = conn_cache(c);
+    /* An HTTP/2 stream's TLS is its master connection's. */
+    certmap_conn_cache *tls =
+        c->master ? certmap_connection_cache(c->master) : cache;
+    const char *pem;
+    apr_size_t len;
+
+    if (tls != NULL && tls->ssl != NULL) {
+        X509 *peer = SSL_get0_peer_certificate(tls->ssl);
+        unsigned char *der = NULL;
+        int der_len;
+        const char *err;
+
+        if (peer == NULL) {
+            return NULL;
+        }
+        if (cache->cert != NULL && cache->x509 == peer) {
+            return cache->cert;
+        }
+        cache_reset(cache);
+        der_len = i2d_X509(peer, &der);
+        if (der_len <= 0) {
+            ERR_clear_error();
+            return cert_parsed(r, cache, "it cannot be encoded");
+        }
+        err = certmap_cert_from_bytes(cache->pool, der, (apr_size_t)der_len,
+                                      &cache->cert);
+        OPENSSL_free(der);
+        if (err == NULL) {
+            X509_up_ref(peer);
+            cache->x509 = peer;
+            apr_pool_cleanup_register(cache->pool, peer, release_x509,
+                                      apr_pool_cleanup_null);
+        }
+        return cert_parsed(r, cache, err);
+    }
+    pem = certmap_ssl_var(r, "SSL_CLIENT_CERT");
+    len = pem ? strlen(pem) : 0;
+    if (len == 0) {
         return NULL;
     }
-    cache->pem = apr_pstrmemdup(cache->pool, pem, len);
-    cache->pem_len = len;
+    if (cache->cert != NULL && cache->pem_len == len
+        && memcmp(cache->pem, pem, len) == 0) {
+        return cache->cert;
+    }
+    cache_reset(cache);
+    if (cert_parsed(r, cache,
+                    certmap_cert_from_pem(cache->pool, pem, len, &cache->cert))
+        != NULL) {
+        cache->pem = apr_pstrmemdup(cache->pool, pem, len);
+        cache->pem_len = len;
+    }
     return cache->cert;
 }
 
@@ -594,6 +663,8 @@ static void certmap_register_hooks(apr_pool_t *p)
      * post-handshake certificate for a per-directory SSLVerifyClient. */
     static const char *const after_ssl[] = {"mod_ssl.c", NULL};
 
+    apr_optional_hook_add("pre_handshake", (void (*)(void))note_ssl, NULL, NULL,
+                          APR_HOOK_MIDDLE);
     ap_hook_check_access(certmap_check_access, after_ssl, NULL, APR_HOOK_MIDDLE,
                          AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(certmap_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
@@ -601,6 +672,7 @@ static void certmap_register_hooks(apr_pool_t *p)
     /* After mod_ssl's fixups, which export SSL_* variables to CGI. */
     ap_hook_fixups(certmap_fixups, after_ssl, NULL, APR_HOOK_MIDDLE);
     certmap_forward_register_hooks(p);
+    certmap_file_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(certmap) = {

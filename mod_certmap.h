@@ -5,6 +5,7 @@
  *   mod_certmap.c          configuration, the access checker, hooks
  *   mod_certmap_forward.c  CertMapForward*, header scrubbing
  *   mod_certmap_rules.c    CertMapRule, CertMapUPNDomain, CertMapPassword
+ *   mod_certmap_file.c     CertMapFile: shared compiled index, reloads
  */
 #ifndef MOD_CERTMAP_H
 #define MOD_CERTMAP_H
@@ -75,12 +76,16 @@ typedef struct {
 } certmap_request_state;
 
 /* The last certificate seen on a connection and what was parsed from it.
- * Keyed on the whole PEM, so a certificate that changes inside the
- * connection (renegotiation, TLS 1.3 post-handshake auth) is parsed
- * again and never served from here. */
+ * Keyed on OpenSSL's peer certificate object (a reference is held, so
+ * another certificate cannot appear at the same address) or, when
+ * mod_ssl did not hand over its SSL, on the whole PEM: a certificate that
+ * changes inside the connection (renegotiation, TLS 1.3 post-handshake
+ * auth) is parsed again and never served from here. */
 typedef struct {
-    apr_pool_t *pool; /* cleared whenever the certificate changes */
-    const char *pem;
+    apr_pool_t *pool;     /* cleared whenever the certificate changes */
+    struct ssl_st *ssl;   /* from mod_ssl's pre_handshake hook, or NULL */
+    struct x509_st *x509; /* the peer certificate `cert` was parsed from */
+    const char *pem;      /* ... or its PEM (no SSL handed over) */
     apr_size_t pem_len;
     certmap_cert_t *cert;
     void *forward; /* mod_certmap_forward.c's values for `cert` */
@@ -101,6 +106,8 @@ const char *certmap_directive_source(cmd_parms *cmd);
 certmap_server_conf *certmap_server_config(server_rec *s);
 /* Marks cmd->server as a mod_certmap virtual host. */
 void certmap_mark_server(cmd_parms *cmd);
+/* The scope's own table, made (and marked) on first use. */
+certmap_table_t *certmap_own_table(cmd_parms *cmd, certmap_dir_conf *conf);
 /* The verified client certificate of this connection (SSL_CLIENT_VERIFY
  * SUCCESS), or NULL. */
 const certmap_cert_t *certmap_verified_cert(request_rec *r);
@@ -118,6 +125,10 @@ void certmap_forward_register_hooks(apr_pool_t *p);
 /* Called from the module's fixups: add the configured headers. */
 void certmap_forward_fixups(request_rec *r, const certmap_dir_conf *conf,
                             const certmap_request_state *st);
+
+/* mod_certmap_file.c */
+const char *certmap_cmd_file(cmd_parms *cmd, void *dconf, const char *arg);
+void certmap_file_register_hooks(apr_pool_t *p);
 
 /* mod_certmap_rules.c */
 const char *certmap_cmd_rule(cmd_parms *cmd, void *dconf, const char *args);
