@@ -190,8 +190,13 @@ static const char *add_user(cmd_parms *cmd, void *dconf, const char *args)
         err = certmap_account_check(cmd->temp_pool, account);
     }
     if (err == NULL) {
-        err = certmap_table_add(certmap_own_table(cmd, dconf), &key, account,
+        certmap_table_t *t = certmap_own_table(cmd, dconf);
+
+        err = certmap_table_add(t, &key, account,
                                 certmap_directive_source(cmd));
+        if (err == NULL) {
+            err = certmap_table_check_key(cmd->temp_pool, t, &key, account);
+        }
     }
     return err ? certmap_cmd_error(cmd, err) : NULL;
 }
@@ -460,7 +465,7 @@ static certmap_reason_e evaluate(request_rec *r, const certmap_dir_conf *conf,
         return CERTMAP_CERT_EXPIRED;
     }
     certmap_decide((const certmap_table_t *const *)conf->layers->elts,
-                   conf->layers->nelts, *cert, d);
+                   conf->layers->nelts, *cert, r->pool, d);
     if (d->reason == CERTMAP_CERT_UNMAPPED && d->conflict == NULL) {
         certmap_rules_decide(r, conf, *cert, d);
     }
@@ -543,7 +548,11 @@ static int certmap_check_access(request_rec *r)
     st->reason = evaluate(r, conf, &st->cert, &d);
 
     if (st->reason == CERTMAP_MAPPED) {
-        st->account = certmap_account_qualify(r->pool, d.account, conf->domain);
+        /* Copied: an account from a CertMapFile index points into a
+         * mapping that a reload unmaps after a grace period, and r->user
+         * lives as long as the request (the access log reads it last). */
+        st->account = certmap_account_qualify(
+            r->pool, apr_pstrdup(r->pool, d.account), conf->domain);
         r->user = (char *)st->account;
         apr_table_setn(r->subprocess_env, "CERTMAP_USER", st->account);
         apr_table_setn(r->subprocess_env, "CERTMAP_DOMAIN",

@@ -15,6 +15,7 @@
 
 #include "certmap.h"
 #include "certmap_forward.h"
+#include "certmap_index.h"
 
 extern module AP_MODULE_DECLARE_DATA certmap_module;
 

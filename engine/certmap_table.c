@@ -3,7 +3,9 @@
  * decision over nested scopes.
  */
 #include "certmap.h"
+#include "certmap_index.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
@@ -20,6 +22,8 @@ struct certmap_table_t {
     apr_hash_t *by_serial; /* <SR> bytes -> apr_array_header_t of
                               issuer_entry_t (one per issuer) */
     unsigned int count;
+    /* certmap_index_slot_t *: compiled map files (CertMapFile). */
+    apr_array_header_t *indexes;
 };
 
 /* X509:<I><SR>: the serial number is the hash key; the few issuers that
@@ -41,12 +45,34 @@ certmap_table_t *certmap_table_make(apr_pool_t *p)
     t->by_pukey = apr_hash_make(p);
     t->by_ski = apr_hash_make(p);
     t->by_serial = apr_hash_make(p);
+    t->indexes = apr_array_make(p, 1, sizeof(certmap_index_slot_t *));
     return t;
 }
 
 unsigned int certmap_table_count(const certmap_table_t *t)
 {
     return t->count;
+}
+
+void certmap_table_add_index(certmap_table_t *t, certmap_index_slot_t *slot)
+{
+    APR_ARRAY_PUSH(t->indexes, certmap_index_slot_t *) = slot;
+}
+
+unsigned int certmap_table_count_index(const certmap_table_t *t)
+{
+    unsigned int n = t->count;
+    int i;
+
+    for (i = 0; i < t->indexes->nelts; i++) {
+        certmap_index_t *idx =
+            APR_ARRAY_IDX(t->indexes, i, certmap_index_slot_t *)->current;
+
+        if (idx != NULL) {
+            n += certmap_index_count(idx);
+        }
+    }
+    return n;
 }
 
 /* What an entry of this form names, for error messages. */
@@ -65,6 +91,17 @@ static const char *form_noun(const char *form)
     return "certificate";
 }
 
+const char *certmap_table_conflict_error(apr_pool_t *p, const char *form,
+                                         const char *account,
+                                         const char *source)
+{
+    return apr_psprintf(p,
+                        "this %s is already mapped to '%s' (at %s) in "
+                        "the same scope; a certificate maps to one "
+                        "account",
+                        form_noun(form), account, source);
+}
+
 /* Record one mapping or deny on an entry, refusing a second, different
  * account for the same certificate (or key). */
 static const char *entry_update(apr_pool_t *p, certmap_entry_t *e,
@@ -79,11 +116,7 @@ static const char *entry_update(apr_pool_t *p, certmap_entry_t *e,
         return NULL;
     }
     if (e->account != NULL && strcmp(e->account, account) != 0) {
-        return apr_psprintf(p,
-                            "this %s is already mapped to '%s' (at %s) in "
-                            "the same scope; a certificate maps to one "
-                            "account",
-                            form_noun(form), e->account, e->source);
+        return certmap_table_conflict_error(p, form, e->account, e->source);
     }
     if (e->account == NULL) {
         e->account = account;
@@ -411,24 +444,23 @@ static const char *key_parse(apr_pool_t *p, const char *spec,
     return err;
 }
 
-/* Parse one line; scratch work goes to `scratch`, what the table keeps
- * is copied to the table's pool. */
-static const char *add_line(certmap_table_t *t, apr_pool_t *scratch,
-                            const char *line, const char *base_dir,
-                            const char *source)
+const char *certmap_map_line_parse(apr_pool_t *p, const char *line,
+                                   const char *base_dir, certmap_key_t *key,
+                                   const char **account, int *deny)
 {
     char *tok[MAX_TOKENS];
     const char *err = NULL;
-    certmap_key_t key;
-    int n = certmap_map_split(scratch, line, tok, MAX_TOKENS, &err);
+    int n = certmap_map_split(p, line, tok, MAX_TOKENS, &err);
 
+    memset(key, 0, sizeof(*key));
+    *account = NULL;
+    *deny = 0;
     if (n < 0) {
         if (n == -1 && strncmp(err, "too many", 8) == 0
             && (starts_with_x509(tok[0])
                 || (strcasecmp(tok[0], "deny") == 0
                     && starts_with_x509(tok[1])))) {
-            return apr_pstrcat(scratch, "too many fields: ", X509_QUOTE_HINT,
-                               NULL);
+            return apr_pstrcat(p, "too many fields: ", X509_QUOTE_HINT, NULL);
         }
         return err;
     }
@@ -439,20 +471,41 @@ static const char *add_line(certmap_table_t *t, apr_pool_t *scratch,
         if (n != 2) {
             return "a deny line is: deny CERT";
         }
-        err = key_parse(scratch, tok[1], base_dir, &key);
-        return err ? err : certmap_table_add(t, &key, NULL, source);
+        *deny = 1;
+        return key_parse(p, tok[1], base_dir, key);
     }
     if (n != 2) {
         return "the account is missing (a line is CERT ACCOUNT)";
     }
-    err = key_parse(scratch, tok[0], base_dir, &key);
+    err = key_parse(p, tok[0], base_dir, key);
     if (err == NULL) {
-        err = certmap_account_check(scratch, tok[1]);
+        err = certmap_account_check(p, tok[1]);
     }
     if (err != NULL) {
+        memset(key, 0, sizeof(*key));
         return err;
     }
-    return certmap_table_add(t, &key, apr_pstrdup(t->pool, tok[1]), source);
+    *account = tok[1];
+    return NULL;
+}
+
+/* Parse one line; scratch work goes to `scratch`, what the table keeps
+ * is copied to the table's pool. */
+static const char *add_line(certmap_table_t *t, apr_pool_t *scratch,
+                            const char *line, const char *base_dir,
+                            const char *source)
+{
+    certmap_key_t key;
+    const char *account;
+    int deny;
+    const char *err =
+        certmap_map_line_parse(scratch, line, base_dir, &key, &account, &deny);
+
+    if (err != NULL || key.type == 0) {
+        return err;
+    }
+    return certmap_table_add(
+        t, &key, deny ? NULL : apr_pstrdup(t->pool, account), source);
 }
 
 const char *certmap_table_add_line(certmap_table_t *t, const char *line,
@@ -556,36 +609,173 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
 
 /* ------------------------------------------------------------------ */
 
-/* The mapping the entries e[from..to) give: the first that maps, and in
- * *conflict the first after it that maps to another account.  0 when
- * none maps. */
-static int group_mapping(const certmap_entry_t *const *e, int from, int to,
-                         const certmap_entry_t **mapped,
-                         const certmap_entry_t **conflict)
+/* One entry found for the certificate in one table: from the table's
+ * own hashes (`e`) or from an attached index (`idx` + `ih`). */
+typedef struct hit_t {
+    int found; /* FOUND_* */
+    const certmap_entry_t *e;
+    const certmap_index_t *idx;
+    certmap_index_hit_t ih;
+} hit_t;
+
+static const char *hit_account(const hit_t *h)
+{
+    return h->e ? h->e->account : h->ih.account;
+}
+
+static int hit_denied(const hit_t *h)
+{
+    return h->e ? h->e->deny_source != NULL : h->ih.deny_line != 0;
+}
+
+static const char *hit_form(const hit_t *h, int deny)
+{
+    if (h->e != NULL) {
+        return deny ? h->e->deny_form : h->e->form;
+    }
+    return deny ? h->ih.deny_form : h->ih.form;
+}
+
+/* The "file:line" of a hit's mapping or deny; formatted (in p) only for
+ * an index hit, only when the decision reports it. */
+static const char *hit_source(const hit_t *h, int deny, apr_pool_t *p)
+{
+    if (h->e != NULL) {
+        return deny ? h->e->deny_source : h->e->source;
+    }
+    if (p == NULL) {
+        return certmap_index_map_path(h->idx);
+    }
+    return apr_psprintf(p, "%s:%u", certmap_index_map_path(h->idx),
+                        deny ? h->ih.deny_line : h->ih.line);
+}
+
+/* Most hits one table can give: each form from the hashes and from
+ * every index. */
+static int max_hits(const certmap_table_t *t)
+{
+    return FOUND_COUNT * (1 + t->indexes->nelts);
+}
+
+/* Every entry table t holds for the certificate, in the order of
+ * FOUND_*, the table's own entry before those of its indexes (in the
+ * order they were attached).  Each slot is read once.  Returns the
+ * number of hits written to h (at most max_hits(t)). */
+static int find_hits(const certmap_table_t *t, const certmap_cert_t *cert,
+                     hit_t *h)
+{
+    const certmap_entry_t *e[FOUND_COUNT];
+    const certmap_index_t *idx[8], **ids = idx;
+    int nidx = t->indexes->nelts, i, j, n = 0;
+
+    find_all(t, cert, e);
+    if (nidx > 8) {
+        /* Rare: more than 8 CertMapFile lines in one scope. */
+        ids = malloc(sizeof(*ids) * (apr_size_t)nidx);
+        if (ids == NULL) {
+            nidx = 8;
+            ids = idx;
+        }
+    }
+    for (i = 0; i < nidx; i++) {
+        ids[i] = APR_ARRAY_IDX(t->indexes, i, certmap_index_slot_t *)->current;
+    }
+    for (j = 0; j < FOUND_COUNT; j++) {
+        if (e[j] != NULL) {
+            h[n].found = j;
+            h[n].e = e[j];
+            h[n].idx = NULL;
+            n++;
+        }
+        for (i = 0; i < nidx; i++) {
+            int ok = 0;
+
+            if (ids[i] == NULL) {
+                continue;
+            }
+            switch (j) {
+            case FOUND_SHA256:
+                ok = certmap_index_lookup(ids[i], CERTMAP_KEY_SHA256,
+                                          cert->sha256, CERTMAP_SHA256_LEN,
+                                          NULL, &h[n].ih);
+                break;
+            case FOUND_SHA1:
+                ok = certmap_index_lookup(ids[i], CERTMAP_KEY_SHA1, cert->sha1,
+                                          CERTMAP_SHA1_LEN, NULL, &h[n].ih);
+                break;
+            case FOUND_SPKI:
+                ok = certmap_index_lookup(ids[i], CERTMAP_KEY_SPKI_SHA256,
+                                          cert->spki_sha256, CERTMAP_SHA256_LEN,
+                                          NULL, &h[n].ih);
+                break;
+            case FOUND_ISSUER_SERIAL:
+                ok = cert->issuer_ad != NULL && cert->serial_ad != NULL
+                     && cert->serial_ad_len > 0
+                     && certmap_index_lookup(
+                         ids[i], CERTMAP_KEY_ISSUER_SERIAL, cert->serial_ad,
+                         cert->serial_ad_len, cert->issuer_ad, &h[n].ih);
+                break;
+            case FOUND_SKI:
+                ok = cert->ski != NULL && cert->ski_len > 0
+                     && certmap_index_lookup(ids[i], CERTMAP_KEY_SKI, cert->ski,
+                                             cert->ski_len, NULL, &h[n].ih);
+                break;
+            case FOUND_PUKEY:
+                ok = certmap_index_lookup(ids[i], CERTMAP_KEY_SHA1_PUKEY,
+                                          cert->pukey_sha1, CERTMAP_SHA1_LEN,
+                                          NULL, &h[n].ih);
+                break;
+            }
+            if (ok) {
+                h[n].found = j;
+                h[n].e = NULL;
+                h[n].idx = ids[i];
+                n++;
+            }
+        }
+    }
+    if (ids != idx) {
+        free(ids);
+    }
+    return n;
+}
+
+/* The mapping the hits of groups [from, to) give: the first that maps,
+ * and in *conflict the first after it that maps to another account.  0
+ * when none maps. */
+static int group_mapping(const hit_t *h, int n, int from, int to,
+                         const hit_t **mapped, const hit_t **conflict)
 {
     int j;
 
     *mapped = *conflict = NULL;
-    for (j = from; j < to; j++) {
-        if (e[j] == NULL || e[j]->account == NULL) {
+    for (j = 0; j < n; j++) {
+        if (h[j].found < from || h[j].found >= to
+            || hit_account(&h[j]) == NULL) {
             continue;
         }
         if (*mapped == NULL) {
-            *mapped = e[j];
+            *mapped = &h[j];
         }
         else if (*conflict == NULL
-                 && strcmp((*mapped)->account, e[j]->account) != 0) {
-            *conflict = e[j];
+                 && strcmp(hit_account(*mapped), hit_account(&h[j])) != 0) {
+            *conflict = &h[j];
         }
     }
     return *mapped != NULL;
 }
 
+/* Hits of up to this many slots live on the stack. */
+#define STACK_HITS 64
+
 void certmap_decide(const certmap_table_t *const *tables, int ntables,
-                    const certmap_cert_t *cert, certmap_decision_t *out)
+                    const certmap_cert_t *cert, apr_pool_t *p,
+                    certmap_decision_t *out)
 {
-    const certmap_entry_t *mapped = NULL, *conflict = NULL;
-    int i, j, pass;
+    const hit_t *mapped = NULL, *conflict = NULL;
+    hit_t stack_hits[STACK_HITS], *hits = stack_hits;
+    int stack_counts[16], *counts = stack_counts;
+    int i, j, pass, total = 0, at;
 
     out->reason = CERTMAP_CERT_UNMAPPED;
     out->account = NULL;
@@ -594,44 +784,201 @@ void certmap_decide(const certmap_table_t *const *tables, int ntables,
     out->form = NULL;
     out->conflict_form = NULL;
 
-    /* 1. A deny of any form in any table wins. */
     for (i = 0; i < ntables; i++) {
-        const certmap_entry_t *e[FOUND_COUNT];
-
-        find_all(tables[i], cert, e);
-        for (j = 0; j < FOUND_COUNT; j++) {
-            if (e[j] != NULL && e[j]->deny_source != NULL) {
-                out->reason = CERTMAP_CERT_DENIED;
-                out->source = e[j]->deny_source;
-                out->form = e[j]->deny_form;
-                return;
-            }
-        }
+        total += max_hits(tables[i]);
     }
-    /* 2. Exact forms, innermost table first; 3. key and strong forms. */
-    for (pass = 0; pass < 2 && mapped == NULL; pass++) {
-        for (i = 0; i < ntables; i++) {
-            const certmap_entry_t *e[FOUND_COUNT];
+    if (total > STACK_HITS || ntables > 16) {
+        /* Deep nesting or many CertMapFile lines: rare. */
+        hits = malloc(sizeof(*hits) * (apr_size_t)total
+                      + sizeof(int) * (apr_size_t)ntables);
+        if (hits == NULL) {
+            return;
+        }
+        counts = (int *)(hits + total);
+    }
+    /* Each table (and each index slot) is looked at once. */
+    for (i = 0, at = 0; i < ntables; i++) {
+        counts[i] = find_hits(tables[i], cert, hits + at);
+        at += max_hits(tables[i]);
+    }
 
-            find_all(tables[i], cert, e);
-            if (pass == 0 ? group_mapping(e, FOUND_SHA256, FOUND_FIRST_KEY_FORM,
-                                          &mapped, &conflict)
-                          : group_mapping(e, FOUND_FIRST_KEY_FORM, FOUND_COUNT,
-                                          &mapped, &conflict)) {
+    /* 1. A deny of any form in any table wins. */
+    for (i = 0, at = 0; i < ntables && out->reason != CERTMAP_CERT_DENIED;
+         at += max_hits(tables[i]), i++) {
+        for (j = 0; j < counts[i]; j++) {
+            if (hit_denied(&hits[at + j])) {
+                out->reason = CERTMAP_CERT_DENIED;
+                out->source = hit_source(&hits[at + j], 1, p);
+                out->form = hit_form(&hits[at + j], 1);
                 break;
             }
         }
     }
-    if (mapped == NULL) {
-        return;
+    /* 2. Exact forms, innermost table first; 3. key and strong forms. */
+    for (pass = 0;
+         pass < 2 && mapped == NULL && out->reason != CERTMAP_CERT_DENIED;
+         pass++) {
+        for (i = 0, at = 0; i < ntables; at += max_hits(tables[i]), i++) {
+            if (pass == 0
+                    ? group_mapping(hits + at, counts[i], FOUND_SHA256,
+                                    FOUND_FIRST_KEY_FORM, &mapped, &conflict)
+                    : group_mapping(hits + at, counts[i], FOUND_FIRST_KEY_FORM,
+                                    FOUND_COUNT, &mapped, &conflict)) {
+                break;
+            }
+        }
     }
-    out->source = mapped->source;
-    out->form = mapped->form;
-    if (conflict != NULL) {
-        out->conflict = conflict->source;
-        out->conflict_form = conflict->form;
-        return;
+    if (mapped != NULL) {
+        out->source = hit_source(mapped, 0, p);
+        out->form = hit_form(mapped, 0);
+        if (conflict != NULL) {
+            out->conflict = hit_source(conflict, 0, p);
+            out->conflict_form = hit_form(conflict, 0);
+        }
+        else {
+            out->reason = CERTMAP_MAPPED;
+            out->account = hit_account(mapped);
+        }
     }
-    out->reason = CERTMAP_MAPPED;
-    out->account = mapped->account;
+    if (hits != stack_hits) {
+        free(hits);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Entries that a compiled map file contradicts                       */
+
+/* "MAP:LINE" of an index hit. */
+static const char *index_hit_source(apr_pool_t *p, const certmap_index_t *idx,
+                                    const certmap_index_hit_t *hit)
+{
+    return apr_psprintf(p, "%s:%u", certmap_index_map_path(idx), hit->line);
+}
+
+/* The index maps this key to another account than `account`: the hit. */
+static int index_differs(const certmap_index_t *idx, int type,
+                         const unsigned char *key, apr_size_t len,
+                         const char *issuer, const char *account,
+                         certmap_index_hit_t *hit)
+{
+    return account != NULL
+           && certmap_index_lookup(idx, type, key, len, issuer, hit)
+           && hit->account != NULL && strcmp(hit->account, account) != 0;
+}
+
+/* Every entry of one hash (keys of `type`) against the index. */
+static const char *check_hash(apr_pool_t *p, apr_hash_t *h, int type,
+                              const certmap_index_t *idx)
+{
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, h); hi != NULL; hi = apr_hash_next(hi)) {
+        const void *key;
+        apr_ssize_t len;
+        void *val;
+        const certmap_entry_t *e;
+        certmap_index_hit_t hit;
+
+        apr_hash_this(hi, &key, &len, &val);
+        e = val;
+        if (index_differs(idx, type, key, (apr_size_t)len, NULL, e->account,
+                          &hit)) {
+            return apr_pstrcat(
+                p, index_hit_source(p, idx, &hit), ": ",
+                certmap_table_conflict_error(p, e->form, e->account, e->source),
+                NULL);
+        }
+    }
+    return NULL;
+}
+
+const char *certmap_table_check_index(apr_pool_t *p, const certmap_table_t *t,
+                                      const certmap_index_t *idx)
+{
+    static const struct {
+        apr_size_t offset;
+        int type;
+    } hashes[] = {
+        {APR_OFFSETOF(certmap_table_t, by_sha256), CERTMAP_KEY_SHA256},
+        {APR_OFFSETOF(certmap_table_t, by_sha1), CERTMAP_KEY_SHA1},
+        {APR_OFFSETOF(certmap_table_t, by_spki), CERTMAP_KEY_SPKI_SHA256},
+        {APR_OFFSETOF(certmap_table_t, by_pukey), CERTMAP_KEY_SHA1_PUKEY},
+        {APR_OFFSETOF(certmap_table_t, by_ski), CERTMAP_KEY_SKI},
+    };
+    apr_hash_index_t *hi;
+    const char *err;
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+        apr_hash_t *h =
+            *(apr_hash_t *const *)((const char *)t + hashes[i].offset);
+
+        if ((err = check_hash(p, h, hashes[i].type, idx)) != NULL) {
+            return err;
+        }
+    }
+    for (hi = apr_hash_first(p, t->by_serial); hi != NULL;
+         hi = apr_hash_next(hi)) {
+        const void *serial;
+        apr_ssize_t len;
+        void *val;
+        const apr_array_header_t *bucket;
+        int j;
+
+        apr_hash_this(hi, &serial, &len, &val);
+        bucket = val;
+        for (j = 0; j < bucket->nelts; j++) {
+            const issuer_entry_t *ie =
+                &APR_ARRAY_IDX(bucket, j, issuer_entry_t);
+            certmap_index_hit_t hit;
+
+            if (index_differs(idx, CERTMAP_KEY_ISSUER_SERIAL, serial,
+                              (apr_size_t)len, ie->issuer, ie->entry->account,
+                              &hit)) {
+                return apr_pstrcat(p, index_hit_source(p, idx, &hit), ": ",
+                                   certmap_table_conflict_error(
+                                       p, ie->entry->form, ie->entry->account,
+                                       ie->entry->source),
+                                   NULL);
+            }
+        }
+    }
+    return NULL;
+}
+
+const char *certmap_table_check_key(apr_pool_t *p, const certmap_table_t *t,
+                                    const certmap_key_t *key,
+                                    const char *account)
+{
+    int i;
+
+    for (i = 0; t->indexes != NULL && i < t->indexes->nelts; i++) {
+        const certmap_index_slot_t *slot =
+            APR_ARRAY_IDX(t->indexes, i, const certmap_index_slot_t *);
+        const certmap_index_t *idx = slot->current;
+        certmap_index_hit_t hit;
+        const unsigned char *bytes = key->digest;
+        apr_size_t len =
+            key->type == CERTMAP_KEY_SHA1 || key->type == CERTMAP_KEY_SHA1_PUKEY
+                ? CERTMAP_SHA1_LEN
+                : CERTMAP_SHA256_LEN;
+
+        if (idx == NULL) {
+            continue;
+        }
+        if (key->type == CERTMAP_KEY_SKI
+            || key->type == CERTMAP_KEY_ISSUER_SERIAL) {
+            bytes = key->bytes;
+            len = key->bytes_len;
+        }
+        if (index_differs(idx, key->type, bytes, len, key->issuer, account,
+                          &hit)
+            || (key->has_sha1
+                && index_differs(idx, CERTMAP_KEY_SHA1, key->sha1,
+                                 CERTMAP_SHA1_LEN, NULL, account, &hit))) {
+            return certmap_table_conflict_error(p, hit.form, hit.account,
+                                                index_hit_source(p, idx, &hit));
+        }
+    }
+    return NULL;
 }

@@ -262,9 +262,37 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path);
 const char *certmap_table_add_line(certmap_table_t *t, const char *line,
                                    const char *base_dir, const char *source);
 
+/* Parse one map-file line (no newline) as certmap_table_add_line() does,
+ * without adding it: *deny is 1 for "deny CERT", *account the account of
+ * a mapping (NULL for a deny), and key->type 0 for a blank or comment
+ * line.  Errors are certmap_table_add_line()'s, without "PATH:LINE: ". */
+const char *certmap_map_line_parse(apr_pool_t *p, const char *line,
+                                   const char *base_dir, certmap_key_t *key,
+                                   const char **account, int *deny);
+
+/* The same error certmap_table_add() gives when an entry of `form`
+ * (CERTMAP_FORM_*) already mapped to `account` at `source` is mapped to
+ * another account. */
+const char *certmap_table_conflict_error(apr_pool_t *p, const char *form,
+                                         const char *account,
+                                         const char *source);
+
+struct certmap_index_slot_t;
+
+/* Entries of this table also come from a compiled map file, read through
+ * *slot at decision time (slot->current may be NULL: nothing).  Several
+ * slots per table are allowed.  The slot must live as long as the
+ * table. */
+void certmap_table_add_index(certmap_table_t *t,
+                             struct certmap_index_slot_t *slot);
+
+/* certmap_table_count() plus the counts of the indexes attached now. */
+unsigned int certmap_table_count_index(const certmap_table_t *t);
+
 /* The entry this table holds for the certificate, or NULL: the first
  * found by SHA-256, SHA-1, SPKI SHA-256, issuer and serial, SKI, SHA-1 of
- * the public key, in this order (certmap_decide looks at all of them). */
+ * the public key, in this order (certmap_decide looks at all of them).
+ * Only the table's own entries: attached indexes are not searched. */
 const certmap_entry_t *certmap_table_find(const certmap_table_t *t,
                                           const certmap_cert_t *cert);
 
@@ -332,8 +360,14 @@ typedef struct certmap_decision_t {
     const char *conflict_form; /* CERTMAP_FORM_* of `conflict`, or NULL */
 } certmap_decision_t;
 
+/* `p` is for what a decision from an index needs: the "file:line"
+ * source strings (allocated only on a hit).  The account of a decision
+ * from an index points into the index's mapping: copy what you keep
+ * beyond the life of the index.  Tables without an index never use `p`
+ * (it may then be NULL). */
 void certmap_decide(const certmap_table_t *const *tables, int ntables,
-                    const certmap_cert_t *cert, certmap_decision_t *out);
+                    const certmap_cert_t *cert, apr_pool_t *p,
+                    certmap_decision_t *out);
 
 #ifdef __cplusplus
 }

@@ -845,7 +845,7 @@ static int cmd_lookup(apr_pool_t *p, int argc, const char *const *argv,
     if (t.cert != NULL) {
         const certmap_table_t *tables[1];
         tables[0] = mf.table;
-        certmap_decide(tables, 1, t.cert, &d);
+        certmap_decide(tables, 1, t.cert, p, &d);
     }
     else {
         /* A key form: the lines that name that key; a deny wins, as in

@@ -165,7 +165,7 @@ static void check_issuer_serial(apr_pool_t *p, const char *spec,
     cert.serial_ad = key->bytes;
     cert.serial_ad_len = key->bytes_len;
     chain[0] = t;
-    certmap_decide(chain, 1, &cert, &d);
+    certmap_decide(chain, 1, &cert, NULL, &d);
     FUZZ_CHECK(d.reason == CERTMAP_MAPPED);
     FUZZ_CHECK(strcmp(d.account, "DOM\\u") == 0);
     FUZZ_CHECK(strcmp(d.form, CERTMAP_FORM_ISSUER_SERIAL) == 0);

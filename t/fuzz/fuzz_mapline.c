@@ -269,7 +269,7 @@ static void add_and_check(apr_pool_t *p, certmap_table_t *t, const char *line,
     }
 
     chain[0] = t;
-    certmap_decide(chain, 1, &cert, &d);
+    certmap_decide(chain, 1, &cert, NULL, &d);
     if (deny) {
         FUZZ_CHECK(d.reason == CERTMAP_CERT_DENIED);
         FUZZ_CHECK(d.account == NULL && d.source != NULL);

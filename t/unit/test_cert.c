@@ -667,7 +667,7 @@ void st_assert_forms_map(apr_pool_t *p, const certmap_cert_t *cert)
                       certmap_key_parse(p, spec, NULL, &key));
         ASSERT_OK(certmap_table_add(t, &key, "DOM\\owner", "forms:1"));
         chain[0] = t;
-        certmap_decide(chain, 1, cert, &d);
+        certmap_decide(chain, 1, cert, p, &d);
         ck_assert_msg(d.reason == CERTMAP_MAPPED, "own form %s does not map",
                       spec);
         ck_assert_str_eq(d.form, certmap_key_form(&key));
@@ -677,7 +677,7 @@ void st_assert_forms_map(apr_pool_t *p, const certmap_cert_t *cert)
             t, apr_pstrcat(p, certmap_map_quote(p, spec), " DOM\\owner", NULL),
             NULL, "forms:2"));
         chain[0] = t;
-        certmap_decide(chain, 1, cert, &d);
+        certmap_decide(chain, 1, cert, p, &d);
         ck_assert_msg(d.reason == CERTMAP_MAPPED,
                       "own form %s does not map from a map file", spec);
     }

@@ -768,7 +768,7 @@ static certmap_decision_t decide(const certmap_cert_t *c, int n,
     chain[0] = t0;
     chain[1] = t1;
     memset(&d, 0xA5, sizeof(d));
-    certmap_decide(chain, n, c, &d);
+    certmap_decide(chain, n, c, test_pool, &d);
     return d;
 }
 

@@ -103,7 +103,7 @@ static certmap_decision_t decide(certmap_table_t **tables, int n,
 
     memset(&d, 0xA5, sizeof(d));
     certmap_decide((const certmap_table_t *const *)tables, n,
-                   fx_lookup_cert(test_pool, c), &d);
+                   fx_lookup_cert(test_pool, c), test_pool, &d);
     return d;
 }
 
