@@ -65,6 +65,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->mode = add->mode != CERTMAP_MODE_UNSET ? add->mode : base->mode;
     conf->domain = add->domain != NULL ? add->domain : base->domain;
     conf->table = add->table;
+    conf->transient = base->transient || add->transient;
     /* This runs per request for <Location> sections: share the lists
      * when one side is empty, join them (inner first) otherwise. */
     if (base->layers->nelts == 0) {
@@ -133,6 +134,7 @@ certmap_table_t *certmap_own_table(cmd_parms *cmd, certmap_dir_conf *conf)
 {
     certmap_mark_server(cmd);
     if (conf->table == NULL) {
+        conf->transient = cmd->pool == cmd->temp_pool;
         conf->table = certmap_table_make(cmd->pool);
         APR_ARRAY_PUSH(conf->layers, const certmap_table_t *) = conf->table;
     }
@@ -357,6 +359,7 @@ static void cache_reset(certmap_conn_cache *cache)
     cache->pem = NULL;
     cache->pem_len = 0;
     cache->forward = NULL;
+    cache->dpool = NULL; /* destroyed with its parent's clear */
 }
 
 static const certmap_cert_t *cert_parsed(request_rec *r,
@@ -387,8 +390,6 @@ static const certmap_cert_t *connection_cert(request_rec *r)
 
     if (tls != NULL && tls->ssl != NULL) {
         X509 *peer = SSL_get0_peer_certificate(tls->ssl);
-        unsigned char *der = NULL;
-        int der_len;
         const char *err;
 
         if (peer == NULL) {
@@ -398,14 +399,10 @@ static const certmap_cert_t *connection_cert(request_rec *r)
             return cache->cert;
         }
         cache_reset(cache);
-        der_len = i2d_X509(peer, &der);
-        if (der_len <= 0) {
-            ERR_clear_error();
-            return cert_parsed(r, cache, "it cannot be encoded");
-        }
-        err = certmap_cert_from_bytes(cache->pool, der, (apr_size_t)der_len,
-                                      &cache->cert);
-        OPENSSL_free(der);
+        /* Straight from OpenSSL's object: decoding the DER again would
+         * decode the public key again, the dearest part of a new
+         * connection's work here. */
+        err = certmap_cert_from_x509(cache->pool, peer, &cache->cert);
         if (err == NULL) {
             X509_up_ref(peer);
             cache->x509 = peer;
@@ -431,6 +428,50 @@ static const certmap_cert_t *connection_cert(request_rec *r)
         cache->pem_len = len;
     }
     return cache->cert;
+}
+
+/* The tables' decision, kept per connection: a keep-alive request with
+ * the same certificate, the same tables and the same map-file indexes
+ * (certmap_file_generation) gets the previous one without a lookup.
+ * Only the tables' part is kept; rules may read the time and run on
+ * every request. */
+static void decide_cached(request_rec *r, const certmap_dir_conf *conf,
+                          const certmap_cert_t *cert, certmap_decision_t *d)
+{
+    certmap_conn_cache *cache = certmap_connection_cache(r->connection);
+    const apr_array_header_t *layers = conf->layers;
+    apr_size_t size = sizeof(const certmap_table_t *) * layers->nelts;
+    apr_uint32_t generation = certmap_file_generation();
+    int cacheable = cache != NULL && cache->cert == cert && !conf->transient;
+
+    if (cacheable && cache->dpool != NULL
+        && cache->decided_generation == generation
+        && cache->decided_layers->nelts == layers->nelts
+        && memcmp(cache->decided_layers->elts, layers->elts, size) == 0) {
+        *d = cache->decision;
+        return;
+    }
+    certmap_decide((const certmap_table_t *const *)layers->elts,
+                   layers->nelts, cert, r->pool, d);
+    if (!cacheable) {
+        return;
+    }
+    if (cache->dpool == NULL) {
+        apr_pool_create(&cache->dpool, cache->pool);
+    }
+    else {
+        apr_pool_clear(cache->dpool);
+    }
+    /* Copies: an account may point into an index that a reload unmaps. */
+    cache->decided_layers = apr_array_copy(cache->dpool, layers);
+    cache->decided_generation = generation;
+    cache->decision = *d;
+    cache->decision.account =
+        d->account ? apr_pstrdup(cache->dpool, d->account) : NULL;
+    cache->decision.source =
+        d->source ? apr_pstrdup(cache->dpool, d->source) : NULL;
+    cache->decision.conflict =
+        d->conflict ? apr_pstrdup(cache->dpool, d->conflict) : NULL;
 }
 
 /* Decide for this request: CERTMAP_MAPPED with the decision filled in, or
@@ -464,8 +505,7 @@ static certmap_reason_e evaluate(request_rec *r, const certmap_dir_conf *conf,
     if (certmap_cert_out_of_date(*cert, r->request_time)) {
         return CERTMAP_CERT_EXPIRED;
     }
-    certmap_decide((const certmap_table_t *const *)conf->layers->elts,
-                   conf->layers->nelts, *cert, r->pool, d);
+    decide_cached(r, conf, *cert, d);
     if (d->reason == CERTMAP_CERT_UNMAPPED && d->conflict == NULL) {
         certmap_rules_decide(r, conf, *cert, d);
     }

@@ -40,6 +40,9 @@ typedef struct {
     /* const certmap_table_t *: this section's table and every enclosing
      * one, innermost first (merging joins the lists). */
     apr_array_header_t *layers;
+    /* Some layer comes from .htaccess (made anew for each request): its
+     * decisions are not kept in the connection's cache. */
+    int transient;
 
     /* CertMapForward: certmap_forward_spec, outer scopes first; NULL:
      * inherit.  forward_user: header name, "" for "none", NULL: inherit. */
@@ -90,6 +93,12 @@ typedef struct {
     apr_size_t pem_len;
     certmap_cert_t *cert;
     void *forward; /* mod_certmap_forward.c's values for `cert` */
+    /* The tables' decision for `cert`, kept for the next request of the
+     * connection with the same tables and the same map files. */
+    apr_pool_t *dpool; /* holds what follows; NULL when not made yet */
+    apr_array_header_t *decided_layers;
+    apr_uint32_t decided_generation;
+    certmap_decision_t decision;
 } certmap_conn_cache;
 
 /* mod_certmap.c */
@@ -128,6 +137,8 @@ void certmap_forward_fixups(request_rec *r, const certmap_dir_conf *conf,
                             const certmap_request_state *st);
 
 /* mod_certmap_file.c */
+/* Changes whenever this process switches a map file to a new index. */
+apr_uint32_t certmap_file_generation(void);
 const char *certmap_cmd_file(cmd_parms *cmd, void *dconf, const char *arg);
 void certmap_file_register_hooks(apr_pool_t *p);
 

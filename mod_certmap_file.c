@@ -301,6 +301,15 @@ static void reap_stale(registry *reg, apr_time_t now)
     }
 }
 
+/* Bumped by install(): decisions cached per connection are kept only
+ * while it stays the same. */
+static apr_uint32_t generation;
+
+apr_uint32_t certmap_file_generation(void)
+{
+    return __atomic_load_n(&generation, __ATOMIC_ACQUIRE);
+}
+
 /* Point every slot of `f` in this process at `idx`, which becomes
  * current; the previous one is retired (mutex held). */
 static void install(registry *reg, mapfile *f, certmap_index_t *idx,
@@ -314,6 +323,7 @@ static void install(registry *reg, mapfile *f, certmap_index_t *idx,
     for (n = f->slots; n != NULL; n = n->next) {
         n->slot.current = idx;
     }
+    __atomic_add_fetch(&generation, 1, __ATOMIC_RELEASE);
     if (old != NULL && old != idx) {
         retire(reg, old);
     }

@@ -488,6 +488,14 @@ static const char *cert_from_x509(apr_pool_t *p, X509 *x, certmap_cert_t **out)
     return NULL;
 }
 
+const char *certmap_cert_from_x509(apr_pool_t *p, struct x509_st *x,
+                                   certmap_cert_t **cert)
+{
+    const char *err = cert_from_x509(p, x, cert);
+
+    return err ? apr_pstrcat(p, "the certificate ", err, NULL) : NULL;
+}
+
 const char *certmap_cert_from_pem(apr_pool_t *p, const char *pem,
                                   apr_size_t len, certmap_cert_t **cert)
 {

@@ -83,6 +83,13 @@ typedef struct certmap_cert_t {
     apr_size_t serial_ad_len;
 } certmap_cert_t;
 
+/* From OpenSSL's already decoded certificate (X509 *), e.g. the TLS
+ * peer's: no second decoding of its public key.  The caller keeps
+ * ownership of `x`. */
+struct x509_st;
+const char *certmap_cert_from_x509(apr_pool_t *p, struct x509_st *x,
+                                   certmap_cert_t **cert);
+
 /* Parse one PEM certificate as mod_ssl hands it over (SSL_CLIENT_CERT). */
 const char *certmap_cert_from_pem(apr_pool_t *p, const char *pem,
                                   apr_size_t len, certmap_cert_t **cert);
