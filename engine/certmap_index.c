@@ -695,7 +695,6 @@ static const char *flush(builder_t *b, pending_t *pending, int *n)
 }
 
 /* Map files larger than this are refused (as certmap_table_load_file). */
-#define MAP_FILE_MAX ((apr_off_t)1 << 31)
 
 /* Read and parse the map file into b (b->p: scratch and errors).  The
  * file's text is returned in *text_out (accounts point into it). */
@@ -722,21 +721,9 @@ static const char *build(builder_t *b, apr_pool_t *scratch, const char *path,
     if (stat(path, &st) == 0) {
         id_from_stat(&st, id);
     }
-    rv = apr_file_open(&f, path, APR_READ | APR_BINARY, APR_OS_DEFAULT, p);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_info_get(&finfo, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
-        if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {
-            apr_file_close(f);
-            return apr_psprintf(p, "map file %s is not a regular file", path);
-        }
-        if (rv == APR_SUCCESS && finfo.size > MAP_FILE_MAX) {
-            apr_file_close(f);
-            return apr_psprintf(p, "map file %s is larger than 2 GB", path);
-        }
-    }
-    if (rv != APR_SUCCESS) {
-        return apr_psprintf(p, "cannot read map file %s: %s", path,
-                            apr_strerror(rv, ebuf, sizeof(ebuf)));
+    err = certmap_map_file_open(p, path, &f, &finfo);
+    if (err != NULL) {
+        return err;
     }
     len = (apr_size_t)finfo.size;
     b->text_size = len + 1;

@@ -6,6 +6,7 @@
 #define CERTMAP_INTERNAL_H
 
 #include <apr.h>
+#include <apr_file_io.h>
 
 /* Length of the valid UTF-8 sequence at s (at most `avail` bytes), with
  * its code point in *cp; 0 when the bytes are not valid UTF-8 (overlong,
@@ -17,5 +18,10 @@ apr_size_t certmap_utf8_sequence(const unsigned char *s, apr_size_t avail,
  * line: C0 and C1 controls, DEL, the Unicode line and paragraph
  * separators, zero-width and bidirectional formatting marks, BOM. */
 int certmap_char_forbidden(unsigned long cp);
+
+/* Open a map file for reading: a regular file of at most 2 GB.  Errors
+ * name the path ("cannot read map file PATH: ..."). */
+const char *certmap_map_file_open(apr_pool_t *p, const char *path,
+                                  apr_file_t **f, apr_finfo_t *finfo);
 
 #endif /* CERTMAP_INTERNAL_H */

@@ -4,6 +4,7 @@
  */
 #include "certmap.h"
 #include "certmap_index.h"
+#include "certmap_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -515,7 +516,6 @@ const char *certmap_table_add_line(certmap_table_t *t, const char *line,
 }
 
 /* Map files larger than this are refused rather than read into memory. */
-#define MAP_FILE_MAX ((apr_off_t)1 << 31)
 
 const char *certmap_table_load_file(certmap_table_t *t, const char *path)
 {
@@ -530,21 +530,9 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
     const char *err = NULL;
     unsigned int lineno = 0;
 
-    rv = apr_file_open(&f, path, APR_READ | APR_BINARY, APR_OS_DEFAULT, p);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_info_get(&finfo, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
-        if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {
-            apr_file_close(f);
-            return apr_psprintf(p, "map file %s is not a regular file", path);
-        }
-        if (rv == APR_SUCCESS && finfo.size > MAP_FILE_MAX) {
-            apr_file_close(f);
-            return apr_psprintf(p, "map file %s is larger than 2 GB", path);
-        }
-    }
-    if (rv != APR_SUCCESS) {
-        return apr_psprintf(p, "cannot read map file %s: %s", path,
-                            apr_strerror(rv, ebuf, sizeof(ebuf)));
+    err = certmap_map_file_open(p, path, &f, &finfo);
+    if (err != NULL) {
+        return err;
     }
     /* Parsing scratch (the file, tokens, certificate files) goes to a
      * subpool; what the table keeps is copied into the table's pool. */
@@ -979,6 +967,33 @@ const char *certmap_table_check_key(apr_pool_t *p, const certmap_table_t *t,
             return certmap_table_conflict_error(p, hit.form, hit.account,
                                                 index_hit_source(p, idx, &hit));
         }
+    }
+    return NULL;
+}
+
+/* Open a map file for reading: a regular file of at most 2 GB.  Errors
+ * name the path. */
+const char *certmap_map_file_open(apr_pool_t *p, const char *path,
+                                  apr_file_t **f, apr_finfo_t *finfo)
+{
+    char ebuf[128];
+    apr_status_t rv =
+        apr_file_open(f, path, APR_READ | APR_BINARY, APR_OS_DEFAULT, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_info_get(finfo, APR_FINFO_SIZE | APR_FINFO_TYPE, *f);
+        if (rv == APR_SUCCESS && finfo->filetype != APR_REG) {
+            apr_file_close(*f);
+            return apr_psprintf(p, "map file %s is not a regular file", path);
+        }
+        if (rv == APR_SUCCESS && finfo->size > ((apr_off_t)1 << 31)) {
+            apr_file_close(*f);
+            return apr_psprintf(p, "map file %s is larger than 2 GB", path);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(p, "cannot read map file %s: %s", path,
+                            apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     return NULL;
 }
