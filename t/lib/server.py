@@ -86,6 +86,15 @@ def free_port():
         s.close()
 
 
+def port_answers(port):
+    """Something accepts connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def httpd_env():
     env = dict(os.environ)
     preload = os.environ.get("CERTMAP_PRELOAD")
@@ -301,9 +310,9 @@ class HttpdServer:
         while time.time() < deadline:
             if self.pid is None:
                 self.pid = self._read_pid()
-            if self.pid and self._port_answers(self.port) and (
+            if self.pid and port_answers(self.port) and (
                     self.plain_port is None
-                    or self._port_answers(self.plain_port)):
+                    or port_answers(self.plain_port)):
                 return self
             if self.pid and not self._alive(self.pid):
                 break
@@ -329,14 +338,6 @@ class HttpdServer:
             return False
         except PermissionError:
             return True
-
-    @staticmethod
-    def _port_answers(port):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            return False
 
     def graceful(self, timeout=15):
         """Graceful restart (SIGUSR1 to our PID); waits until the parent

@@ -41,10 +41,11 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
+
+from server import free_port, port_answers
 
 CATALINA_HOME = os.environ.get("CERTMAP_TOMCAT_HOME", "/usr/share/tomcat10")
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -131,15 +132,6 @@ class TomcatError(Exception):
     pass
 
 
-def _free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
 def _xml_attr(value):
     return (str(value).replace("&", "&amp;").replace('"', "&quot;")
             .replace("<", "&lt;").replace(">", "&gt;"))
@@ -183,9 +175,9 @@ class TomcatServer:
             raise TomcatError(reason)
         self.base = tempfile.mkdtemp(prefix="certmap-tomcat-")
         os.chmod(self.base, 0o755)
-        self.http_port = _free_port()
-        self.secure_http_port = _free_port()
-        self.ajp_port = _free_port()
+        self.http_port = free_port()
+        self.secure_http_port = free_port()
+        self.ajp_port = free_port()
         # The secret travels in the AJP forward request (attribute 0x0C);
         # hex so that it needs no quoting in httpd.conf or server.xml.
         self.ajp_secret = ajp_secret or secrets.token_hex(16)
@@ -267,9 +259,9 @@ class TomcatServer:
                     # the log tail is in the message; remove CATALINA_BASE
                     self.stop()
                     raise
-                self.http_port = _free_port()
-                self.secure_http_port = _free_port()
-                self.ajp_port = _free_port()
+                self.http_port = free_port()
+                self.secure_http_port = free_port()
+                self.ajp_port = free_port()
                 self._write_server_xml()
                 os.replace(self.log_path, self.log_path + ".1")
 
@@ -292,8 +284,8 @@ class TomcatServer:
             if "Address already in use" in self.read_log():
                 break
             if all(self._jsp_answers(c) for c in self.contexts) \
-                    and self._port_answers(self.ajp_port) \
-                    and self._port_answers(self.secure_http_port):
+                    and port_answers(self.ajp_port) \
+                    and port_answers(self.secure_http_port):
                 self.start_seconds = time.time() - t0
                 return self
             time.sleep(0.1)
@@ -312,14 +304,6 @@ class TomcatServer:
             status, _ = self.request(self.jsp_path(context), timeout=10)
             return status == 200
         except (OSError, http.client.HTTPException):
-            return False
-
-    @staticmethod
-    def _port_answers(port):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
             return False
 
     def alive(self):
