@@ -706,7 +706,7 @@ static const char *build(builder_t *b, apr_pool_t *scratch, const char *path,
     apr_finfo_t finfo;
     apr_status_t rv;
     char ebuf[128];
-    char *text, *line, *end, *base_dir, *slash;
+    char *text, *line, *end, *base_dir;
     apr_size_t len, nlines = 1, i;
     const char *err = NULL;
     unsigned int lineno = 0;
@@ -739,18 +739,8 @@ static const char *build(builder_t *b, apr_pool_t *scratch, const char *path,
                             apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     text[len] = '\0';
-    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-        text += 3;
-        len -= 3;
-    }
-    base_dir = apr_pstrdup(scratch, path);
-    slash = strrchr(base_dir, '/');
-    if (slash != NULL) {
-        slash[1] = '\0';
-    }
-    else {
-        base_dir = NULL;
-    }
+    certmap_map_text_start(&text, &len);
+    base_dir = certmap_map_file_dir(scratch, path);
     /* Slots for about as many keys as lines, so that few rehashes. */
     for (i = 0; i < len; i++) {
         const char *nl = memchr(text + i, '\n', len - i);

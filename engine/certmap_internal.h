@@ -24,4 +24,7 @@ int certmap_char_forbidden(unsigned long cp);
 const char *certmap_map_file_open(apr_pool_t *p, const char *path,
                                   apr_file_t **f, apr_finfo_t *finfo);
 
+/* Skip a UTF-8 byte order mark at the start of a map file's text. */
+void certmap_map_text_start(char **text, apr_size_t *len);
+
 #endif /* CERTMAP_INTERNAL_H */

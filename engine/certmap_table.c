@@ -525,7 +525,7 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
     apr_finfo_t finfo;
     apr_status_t rv;
     char ebuf[128];
-    char *text, *line, *end, *base_dir, *slash;
+    char *text, *line, *end, *base_dir;
     apr_size_t len;
     const char *err = NULL;
     unsigned int lineno = 0;
@@ -547,19 +547,8 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
                             apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     text[len] = '\0';
-    /* Notepad starts a UTF-8 file with a byte order mark. */
-    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-        text += 3;
-        len -= 3;
-    }
-    base_dir = apr_pstrdup(scratch, path);
-    slash = strrchr(base_dir, '/');
-    if (slash != NULL) {
-        slash[1] = '\0';
-    }
-    else {
-        base_dir = NULL;
-    }
+    certmap_map_text_start(&text, &len);
+    base_dir = certmap_map_file_dir(scratch, path);
 
     apr_pool_create(&linepool, scratch);
     for (line = text; line < text + len && err == NULL; line = end + 1) {
@@ -996,4 +985,25 @@ const char *certmap_map_file_open(apr_pool_t *p, const char *path,
                             apr_strerror(rv, ebuf, sizeof(ebuf)));
     }
     return NULL;
+}
+
+void certmap_map_text_start(char **text, apr_size_t *len)
+{
+    /* Notepad starts a UTF-8 file with a byte order mark. */
+    if (*len >= 3 && memcmp(*text, "\xef\xbb\xbf", 3) == 0) {
+        *text += 3;
+        *len -= 3;
+    }
+}
+
+char *certmap_map_file_dir(apr_pool_t *p, const char *path)
+{
+    char *dir = apr_pstrdup(p, path);
+    char *slash = strrchr(dir, '/');
+
+    if (slash == NULL) {
+        return NULL;
+    }
+    slash[1] = '\0';
+    return dir;
 }

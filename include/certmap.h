@@ -203,6 +203,10 @@ const char *certmap_map_quote(apr_pool_t *p, const char *token);
 int certmap_map_split(apr_pool_t *p, const char *line, char **tok, int max,
                       const char **err);
 
+/* The directory of a map file with its trailing '/', against which its
+ * relative certificate paths are read; NULL for a bare file name. */
+char *certmap_map_file_dir(apr_pool_t *p, const char *path);
+
 /* ------------------------------------------------------------------ */
 /* Accounts                                                           */
 

@@ -269,18 +269,6 @@ typedef struct map_file_t {
     certmap_table_t *table;    /* what the module would load */
 } map_file_t;
 
-static const char *base_dir_of(apr_pool_t *p, const char *path)
-{
-    char *dir = apr_pstrdup(p, path);
-    char *slash = strrchr(dir, '/');
-
-    if (slash == NULL) {
-        return NULL;
-    }
-    slash[1] = '\0';
-    return dir;
-}
-
 /* Split `data` into lines the way the engine numbers them. */
 static void map_split(apr_pool_t *p, map_file_t *mf)
 {
@@ -339,7 +327,7 @@ static const char *map_load(apr_pool_t *p, const char *path, const char *data,
 
     memset(mf, 0, sizeof(*mf));
     mf->path = path;
-    mf->base_dir = base_dir_of(p, path);
+    mf->base_dir = certmap_map_file_dir(p, path);
     mf->table = certmap_table_make(p);
     err = certmap_table_load_file(mf->table, path);
     if (err != NULL) {
@@ -541,7 +529,7 @@ static const char *replace_map(apr_pool_t *p, const char *path,
                                const locked_t *lk, const char *data,
                                apr_size_t len)
 {
-    const char *dir = base_dir_of(p, lk->real);
+    const char *dir = certmap_map_file_dir(p, lk->real);
     const char *base = strrchr(lk->real, '/');
     char *tmp;
     int fd, dfd, saved;
