@@ -34,6 +34,7 @@ int main(void)
     srunner_add_suite(runner, make_verify_suite());
     srunner_add_suite(runner, make_forward_suite());
     srunner_add_suite(runner, make_index_suite());
+    srunner_add_suite(runner, make_ldap_suite());
 
     srunner_run_all(runner, CK_NORMAL);
     failed = srunner_ntests_failed(runner);

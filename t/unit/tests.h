@@ -27,6 +27,7 @@ Suite *make_table_suite(void);
 Suite *make_verify_suite(void);
 Suite *make_forward_suite(void);
 Suite *make_index_suite(void);
+Suite *make_ldap_suite(void);
 
 /* ------------------------------------------------------------------ */
 /* Per-test pool                                                      */

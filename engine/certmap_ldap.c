@@ -1,0 +1,4 @@
+/*
+ * certmap_ldap.c - LDAP search filters for a certificate.
+ */
+#include "certmap_ldap.h"
