@@ -55,6 +55,8 @@ STOCK_MODULES = [
     ("proxy_module", "mod_proxy.so"),
     ("proxy_http_module", "mod_proxy_http.so"),
     ("proxy_ajp_module", "mod_proxy_ajp.so"),
+    ("ldap_module", "mod_ldap.so"),
+    ("http2_module", "mod_http2.so"),
 ]
 
 ACCESS_LOG_FORMAT = r'"%h %l %u %t \"%r\" %>s %b \"%{CERTMAP_REASON}e\""'
