@@ -5,7 +5,7 @@
 CERTMAP_PACKAGES="gcc make autoconf automake libtool pkg-config
  apache2 apache2-dev apache2-utils libssl-dev check
  python3 python3-pytest python3-cryptography curl openssl ca-certificates
- tomcat10 slapd ldap-utils"
+ tomcat10 slapd ldap-utils python3-h2"
 
 certmap_install_deps() {
     local missing="" pkg
