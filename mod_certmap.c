@@ -284,7 +284,7 @@ static const command_rec certmap_cmds[] = {
                    "[HEADER]: send the mapped account to the backend "
                    "(default header X-Remote-User); 'none' turns an "
                    "inherited one off; default off"),
-    AP_INIT_ITERATE("CertMapScrubHeader", certmap_cmd_scrub, NULL, RSRC_CONF,
+    AP_INIT_RAW_ARGS("CertMapScrubHeader", certmap_cmd_scrub, NULL, RSRC_CONF,
                     "NAME...: more request header names to remove from "
                     "every request of this virtual host; default none"),
     {NULL}};

@@ -127,7 +127,7 @@ const char *certmap_cmd_forward(cmd_parms *cmd, void *dconf, const char *fmt,
                                 const char *header);
 const char *certmap_cmd_forward_user(cmd_parms *cmd, void *dconf,
                                      const char *args);
-const char *certmap_cmd_scrub(cmd_parms *cmd, void *dconf, const char *name);
+const char *certmap_cmd_scrub(cmd_parms *cmd, void *dconf, const char *args);
 void certmap_forward_merge(apr_pool_t *p, certmap_dir_conf *conf,
                            const certmap_dir_conf *base,
                            const certmap_dir_conf *add);

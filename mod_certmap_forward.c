@@ -62,15 +62,50 @@ static int fold_into(char *buf, const char *name)
     return 1;
 }
 
+/* Names that frame or route the request itself.  Scrubbing one would make
+ * httpd read a body as the next request on the connection; filling one
+ * would break the proxied request. */
+static const char *const framing_headers[] = {"content-length",
+                                              "transfer-encoding",
+                                              "host",
+                                              "connection",
+                                              "keep-alive",
+                                              "proxy-connection",
+                                              "te",
+                                              "trailer",
+                                              "upgrade",
+                                              "expect",
+                                              "http2-settings",
+                                              NULL};
+
+/* What fills a header (a format's certificate or the account) and where
+ * it was said.  One header name means one thing in a configuration,
+ * whatever section fills it: a backend reading X-Remote-User must never
+ * get a certificate there because a parent section forwards one. */
+typedef struct header_fill {
+    const char *what;
+    const char *where;
+} header_fill;
+
+static apr_hash_t *fills; /* folded name -> header_fill, per config read */
+
+static int forget_fills(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    fills = apr_hash_make(pconf);
+    return OK;
+}
+
 /* Add a header name to the virtual host's scrub list. */
 static const char *scrub_name(cmd_parms *cmd, const char *name)
 {
     certmap_server_conf *sc = certmap_server_config(cmd->server);
     const char *folded = certmap_fwd_header_fold(cmd->pool, name);
+    const char *const *f;
 
     if (folded == NULL) {
-        return apr_psprintf(cmd->pool, "'%s' is not a valid header name",
-                            name);
+        return apr_psprintf(cmd->pool, "'%s' is not a valid header name", name);
     }
     if (strlen(folded) > MAX_HEADER_NAME) {
         return apr_psprintf(cmd->pool,
@@ -78,8 +113,40 @@ static const char *scrub_name(cmd_parms *cmd, const char *name)
                             "characters",
                             name, MAX_HEADER_NAME);
     }
+    for (f = framing_headers; *f != NULL; f++) {
+        if (strcmp(folded, *f) == 0) {
+            return apr_psprintf(cmd->pool,
+                                "'%s' cannot be scrubbed or filled: it "
+                                "frames or routes the HTTP request itself",
+                                name);
+        }
+    }
     apr_hash_set(sc->scrub, folded, APR_HASH_KEY_STRING, folded);
     certmap_mark_server(cmd);
+    return NULL;
+}
+
+/* Record that this directive fills a (valid) header with `what` ("the
+ * account", "the pem certificate"); refused when another section fills
+ * it with something else. */
+static const char *claim_header(cmd_parms *cmd, const char *name,
+                                const char *what)
+{
+    const char *folded = certmap_fwd_header_fold(cmd->pool, name);
+    header_fill *fill = apr_hash_get(fills, folded, APR_HASH_KEY_STRING);
+
+    if (fill == NULL) {
+        fill = apr_palloc(cmd->pool, sizeof(*fill));
+        fill->what = what;
+        fill->where = certmap_directive_source(cmd);
+        apr_hash_set(fills, folded, APR_HASH_KEY_STRING, fill);
+    }
+    else if (strcmp(fill->what, what) != 0) {
+        return apr_psprintf(cmd->pool,
+                            "the header '%s' already carries %s (%s); one "
+                            "header cannot carry two things",
+                            name, fill->what, fill->where);
+    }
     return NULL;
 }
 
@@ -98,14 +165,12 @@ static const char *check_unique(cmd_parms *cmd, const certmap_dir_conf *conf,
 
         for (j = 0; j < 2; j++) {
             if (h[j] != NULL
-                && strcmp(certmap_fwd_header_fold(cmd->temp_pool, h[j]),
-                          folded)
+                && strcmp(certmap_fwd_header_fold(cmd->temp_pool, h[j]), folded)
                        == 0) {
                 return apr_psprintf(cmd->pool,
                                     "the header '%s' is already filled by "
                                     "CertMapForward %s in this section",
-                                    header,
-                                    certmap_fwd_format_name(f->format));
+                                    header, certmap_fwd_format_name(f->format));
             }
         }
     }
@@ -155,6 +220,11 @@ const char *certmap_cmd_forward(cmd_parms *cmd, void *dconf, const char *fmt,
     if (err == NULL) {
         err = check_unique(cmd, conf, header);
     }
+    if (err == NULL) {
+        err = claim_header(cmd, header,
+                           apr_psprintf(cmd->pool, "the %s certificate",
+                                        certmap_fwd_format_name(format)));
+    }
     if (err != NULL) {
         return certmap_cmd_error(cmd, err);
     }
@@ -171,6 +241,9 @@ const char *certmap_cmd_forward(cmd_parms *cmd, void *dconf, const char *fmt,
         err = scrub_name(cmd, chain);
         if (err == NULL) {
             err = check_unique(cmd, conf, chain);
+        }
+        if (err == NULL) {
+            err = claim_header(cmd, chain, "the rfc9440 certificate chain");
         }
         if (err != NULL) {
             conf->forwards->nelts--;
@@ -206,6 +279,9 @@ const char *certmap_cmd_forward_user(cmd_parms *cmd, void *dconf,
         conf->forward_user = NULL;
         err = check_unique(cmd, conf, header);
     }
+    if (err == NULL) {
+        err = claim_header(cmd, header, "the account");
+    }
     if (err != NULL) {
         return certmap_cmd_error(cmd, err);
     }
@@ -213,12 +289,23 @@ const char *certmap_cmd_forward_user(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-const char *certmap_cmd_scrub(cmd_parms *cmd, void *dconf, const char *name)
+const char *certmap_cmd_scrub(cmd_parms *cmd, void *dconf, const char *args)
 {
-    const char *err = scrub_name(cmd, name);
-
     (void)dconf;
-    return err ? certmap_cmd_error(cmd, err) : NULL;
+    if (*args == '\0') {
+        return certmap_cmd_error(cmd, "takes at least one header name");
+    }
+    /* Split here: httpd's ITERATE would stop at an empty word and
+     * silently drop the names after it. */
+    while (*args != '\0') {
+        const char *err =
+            scrub_name(cmd, ap_getword_conf(cmd->temp_pool, &args));
+
+        if (err != NULL) {
+            return certmap_cmd_error(cmd, err);
+        }
+    }
+    return NULL;
 }
 
 /* A section with CertMapForward lines (or "none") replaces what it
@@ -453,8 +540,7 @@ static const char *value_of(request_rec *r, forward_values *v,
     if (format == CERTMAP_FWD_XFCC) {
         chain = chain_of(r, v);
     }
-    err = certmap_fwd_encode(v->pool, format, &leaf, chain,
-                             &v->value[format]);
+    err = certmap_fwd_encode(v->pool, format, &leaf, chain, &v->value[format]);
     if (err != NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "CERTMAP0012: cannot encode the client certificate "
@@ -468,8 +554,8 @@ static const char *value_of(request_rec *r, forward_values *v,
 static const char *chain_value_of(request_rec *r, forward_values *v)
 {
     if (!v->chain_done) {
-        const char *err = certmap_fwd_encode_chain(
-            v->pool, chain_of(r, v), &v->chain_value);
+        const char *err =
+            certmap_fwd_encode_chain(v->pool, chain_of(r, v), &v->chain_value);
 
         if (err != NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -527,8 +613,8 @@ void certmap_forward_fixups(request_rec *r, const certmap_dir_conf *conf,
 void certmap_forward_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    ap_hook_post_read_request(scrub_request, NULL, NULL,
-                              APR_HOOK_REALLY_FIRST);
+    ap_hook_pre_config(forget_fills, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(scrub_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_ssl_var_lookup(mask_ssl_var, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_expr_lookup(expr_lookup, NULL, NULL, APR_HOOK_REALLY_FIRST);
 }

@@ -698,7 +698,8 @@ const char *certmap_cert_load_file(apr_pool_t *p, const char *path,
     const char *err;
     char ebuf[128];
 
-    rv = apr_file_open(&f, path, APR_READ | APR_BINARY, APR_OS_DEFAULT, p);
+    rv = apr_file_open(&f, path, APR_READ | APR_BINARY | APR_FOPEN_NONBLOCK,
+                       APR_OS_DEFAULT, p);
     if (rv != APR_SUCCESS) {
         return apr_psprintf(p, "cannot read certificate file %s: %s", path,
                             apr_strerror(rv, ebuf, sizeof(ebuf)));

@@ -966,8 +966,10 @@ const char *certmap_map_file_open(apr_pool_t *p, const char *path,
                                   apr_file_t **f, apr_finfo_t *finfo)
 {
     char ebuf[128];
-    apr_status_t rv =
-        apr_file_open(f, path, APR_READ | APR_BINARY, APR_OS_DEFAULT, p);
+    /* Non-blocking, so that a FIFO is refused below instead of waiting
+     * for a writer; reads of a regular file are unaffected. */
+    apr_status_t rv = apr_file_open(
+        f, path, APR_READ | APR_BINARY | APR_FOPEN_NONBLOCK, APR_OS_DEFAULT, p);
 
     if (rv == APR_SUCCESS) {
         rv = apr_file_info_get(finfo, APR_FINFO_SIZE | APR_FINFO_TYPE, *f);

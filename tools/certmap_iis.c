@@ -274,7 +274,8 @@ static const char *read_file(apr_pool_t *p, const char *path, char **data,
     apr_status_t rv;
     char ebuf[128];
 
-    rv = apr_file_open(&f, path, APR_READ | APR_BINARY, APR_OS_DEFAULT, p);
+    rv = apr_file_open(&f, path, APR_READ | APR_BINARY | APR_FOPEN_NONBLOCK,
+                       APR_OS_DEFAULT, p);
     if (rv == APR_SUCCESS) {
         rv = apr_file_info_get(&finfo, APR_FINFO_SIZE | APR_FINFO_TYPE, f);
         if (rv == APR_SUCCESS && finfo.filetype != APR_REG) {

@@ -43,31 +43,17 @@ ACCOUNT = r'"W2K3TEST\certuser"'
 # mapfile: (path under ServerRoot, line) that the message must name.
 # files: {path under ServerRoot: text or bytes}.
 # fifos: paths under ServerRoot made named pipes (no writer ever opens
-#   them); bug: a reason to expect the case to fail until a module fix.
+#   them: opening one for reading must not wait for a writer).
 Case = collections.namedtuple(
-    "Case", "id snippet expect where marker mapfile files fifos bug")
+    "Case", "id snippet expect where marker mapfile files fifos")
 
 
 def C(id, snippet, *expect, where="loc", marker=None, mapfile=None,
-      files=None, fifos=(), bug=None):
+      files=None, fifos=()):
     return Case(id, snippet, expect, where, marker, mapfile, files or {},
-                tuple(fifos), bug)
+                tuple(fifos))
 
 
-# Opening a named pipe for reading waits for a writer: `apache2 -t` (and
-# a start, a graceful restart, the map-file reload, a .htaccess request)
-# hangs for ever.  See /work/notes/badinput-bugs.md.
-FIFO_BUG = ("module bug: a named pipe given as a certificate or map file "
-            "makes apache2 -t hang in open(2) (no APR_FOPEN_NONBLOCK / "
-            "stat before open)")
-# Removing (or filling) a header that frames the request lets a request
-# body be read as the next request on the connection (request smuggling):
-# CertMapScrubHeader Content-Length, CertMapForward pem Transfer-Encoding
-# and the like must be refused.  See /work/notes/badinput-bugs.md.
-FRAMING_BUG = ("module bug: header names that frame or route the request "
-               "(Content-Length, Transfer-Encoding, Host, Connection, ...) "
-               "are accepted for scrubbing/forwarding; scrubbing them "
-               "desynchronises the connection")
 # How long one `apache2 -t` may take before it counts as hung.
 CONFIGTEST_TIMEOUT = 20
 FIFO_TIMEOUT = 8
@@ -152,7 +138,7 @@ CASES = [
       "CertMapUser: certificate file /dev/zero is not a regular file"),
     C("user-fifo-as-file", "CertMapUser certs/pipe.pem " + ACCOUNT,
       "CertMapUser: certificate file @ROOT@/certs/pipe.pem is not a "
-      "regular file", fifos=["certs/pipe.pem"], bug=FIFO_BUG),
+      "regular file", fifos=["certs/pipe.pem"]),
 
     # -- fingerprints of each form ------------------------------------------
     C("sha256-short", "CertMapUser sha256:%s %s" % (H64[:-1], ACCOUNT),
@@ -313,8 +299,7 @@ CASES = [
       "CertMapFile: map file /dev/null is not a regular file"),
     C("file-fifo", "CertMapFile maps/pipe.map",
       "CertMapFile: map file @ROOT@/maps/pipe.map is not a regular file",
-      files={"maps/ok.map": "# nothing\n"}, fifos=["maps/pipe.map"],
-      bug=FIFO_BUG),
+      files={"maps/ok.map": "# nothing\n"}, fifos=["maps/pipe.map"]),
     C("file-no-argument", "CertMapFile", "CertMapFile takes one argument"),
     C("mapfile-short-sha256", "CertMapFile maps/bad.map",
       "sha256: fingerprint must have 64 hex digits, not 63",
@@ -487,10 +472,7 @@ CASES = [
       "<Location /app/x>\nCertMap Optional\nCertMapForwardUser\n"
       "</Location>",
       "CertMapForwardUser: ", "'X-Remote-User'", where="vhost",
-      marker="CertMapForwardUser",
-      bug="module bug: a header filled by CertMapForward in one section "
-      "and by CertMapForwardUser in another is accepted; an unmapped "
-      "client's certificate PEM then arrives in the account header"),
+      marker="CertMapForwardUser"),
 
     # -- CertMapScrubHeader --------------------------------------------------
     C("scrub-in-location", "CertMapScrubHeader X-Client-DN",
@@ -502,7 +484,7 @@ CASES = [
       "CertMapScrubHeader not allowed in <Files> context", where="vhost",
       marker="CertMapScrubHeader X-Client-DN"),
     C("scrub-no-argument", "CertMapScrubHeader",
-      "CertMapScrubHeader requires at least one argument", where="vhost"),
+      "CertMapScrubHeader: takes at least one header name", where="vhost"),
     C("scrub-name-129", "CertMapScrubHeader X-" + "s" * 127,
       "CertMapScrubHeader: the header name 'X-%s' is longer than 128 "
       "characters" % ("s" * 127), where="vhost"),
@@ -516,26 +498,22 @@ CASES = [
     # scrubbed at all (checked at run time: it reaches a backend)
     C("scrub-empty-name-hides-next", 'CertMapScrubHeader X-A "" X-B',
       "CertMapScrubHeader: ", "'' is not a valid header name",
-      where="vhost", bug="module bug: CertMapScrubHeader is AP_INIT_ITERATE "
-      "and httpd ends the list at an empty argument, so the names after "
-      "\"\" are dropped without a word"),
+      where="vhost"),
 
     # -- header names that frame the request --------------------------------
     C("scrub-content-length", "CertMapScrubHeader Content-Length",
-      "CertMapScrubHeader: ", "'Content-Length'", where="vhost",
-      bug=FRAMING_BUG),
+      "CertMapScrubHeader: ", "'Content-Length'", where="vhost"),
     C("scrub-transfer-encoding", "CertMapScrubHeader transfer_encoding",
-      "CertMapScrubHeader: ", "'transfer_encoding'", where="global",
-      bug=FRAMING_BUG),
+      "CertMapScrubHeader: ", "'transfer_encoding'", where="global"),
     C("forward-content-length", "CertMapForward pem Content-Length",
-      "CertMapForward: ", "'Content-Length'", bug=FRAMING_BUG),
+      "CertMapForward: ", "'Content-Length'"),
     C("forward-user-transfer-encoding",
       "CertMapForwardUser Transfer-Encoding",
-      "CertMapForwardUser: ", "'Transfer-Encoding'", bug=FRAMING_BUG),
+      "CertMapForwardUser: ", "'Transfer-Encoding'"),
     C("forward-user-host", "CertMapForwardUser Host",
-      "CertMapForwardUser: ", "'Host'", bug=FRAMING_BUG),
+      "CertMapForwardUser: ", "'Host'"),
     C("forward-connection", "CertMapForward arr Connection",
-      "CertMapForward: ", "'Connection'", bug=FRAMING_BUG),
+      "CertMapForward: ", "'Connection'"),
 
     # -- wrong context and other places ---------------------------------------
     C("error-in-virtual-host", "CertMapUser sha256:xyz " + ACCOUNT,
@@ -724,9 +702,7 @@ def checked(module_httpd, pki, bad_files):
                 for (case, srv), run in zip(prepared, runs)}
 
 
-@pytest.mark.parametrize("case_id", [
-    pytest.param(c.id, marks=pytest.mark.xfail(strict=True, reason=c.bug))
-    if c.bug else c.id for c in CASES])
+@pytest.mark.parametrize("case_id", [c.id for c in CASES])
 def test_bad_config(checked, pki, case_id):
     case, srv, rc, out = checked[case_id]
     marker, directive = _bad_line(case)
