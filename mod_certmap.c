@@ -79,6 +79,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     }
     certmap_forward_merge(p, conf, base, add);
     certmap_rules_merge(p, conf, base, add);
+    certmap_ldap_merge(p, conf, base, add);
     return conf;
 }
 
@@ -287,6 +288,42 @@ static const command_rec certmap_cmds[] = {
     AP_INIT_RAW_ARGS("CertMapScrubHeader", certmap_cmd_scrub, NULL, RSRC_CONF,
                     "NAME...: more request header names to remove from "
                     "every request of this virtual host; default none"),
+    /* Never from .htaccess: its author must not point mapping at a
+     * directory of their own. */
+    AP_INIT_TAKE12("CertMapLDAPURL", certmap_cmd_ldap_url, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "ldap[s]://host[:port]/basedn?attr?scope?filter "
+                   "[NONE|SSL|TLS|STARTTLS], or none: ask this directory "
+                   "(through mod_ldap) when nothing local maps the "
+                   "certificate; attr holds the account (default uid); "
+                   "server config, virtual host, directory; default none"),
+    AP_INIT_TAKE12("CertMapLDAPMatch", certmap_cmd_ldap_match, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "altsecid | certificate [ATTR] | fingerprint ATTR | upn "
+                   "[ATTR]: how the directory entry is found; server "
+                   "config, virtual host, directory; default altsecid"),
+    AP_INIT_TAKE1("CertMapLDAPBindDN", certmap_cmd_ldap_bind_dn, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "DN: bind as this DN to search; server config, virtual "
+                  "host, directory; default anonymous"),
+    AP_INIT_TAKE1("CertMapLDAPBindPassword", certmap_cmd_ldap_bind_password,
+                  NULL, RSRC_CONF | ACCESS_CONF,
+                  "PASSWORD | \"exec:/path [args]\" | env:VAR: the bind "
+                  "DN's password; server config, virtual host, directory; "
+                  "default none"),
+    AP_INIT_TAKE1("CertMapLDAPDomain", certmap_cmd_ldap_domain, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "NAME | attr:ATTRIBUTE: the domain of accounts found in "
+                  "the directory; server config, virtual host, directory; "
+                  "default none (CertMapDomain applies)"),
+    AP_INIT_TAKE1("CertMapLDAPNegativeTTL", certmap_cmd_ldap_negative_ttl,
+                  NULL, RSRC_CONF,
+                  "SECONDS: how long a certificate the directory does not "
+                  "know is not asked for again (0: always ask); server "
+                  "config only; default 60"),
+    AP_INIT_TAKE1("CertMapLDAPCache", certmap_cmd_ldap_cache, NULL, RSRC_CONF,
+                  "PROVIDER[:ARGS]: the socache for the directory's negative "
+                  "cache; server config only; default shmcb"),
     {NULL}};
 
 /* ------------------------------------------------------------------ */
@@ -359,6 +396,7 @@ static void cache_reset(certmap_conn_cache *cache)
     cache->pem = NULL;
     cache->pem_len = 0;
     cache->forward = NULL;
+    cache->ldap = NULL;
     cache->dpool = NULL; /* destroyed with its parent's clear */
 }
 
@@ -509,6 +547,11 @@ static certmap_reason_e evaluate(request_rec *r, const certmap_dir_conf *conf,
     if (d->reason == CERTMAP_CERT_UNMAPPED && d->conflict == NULL) {
         certmap_rules_decide(r, conf, *cert, d);
     }
+    /* The directory only when nothing local decided. */
+    if (d->reason == CERTMAP_CERT_UNMAPPED && d->conflict == NULL
+        && conf->ldap != NULL) {
+        certmap_ldap_decide(r, conf, *cert, d);
+    }
     return d->reason;
 }
 
@@ -516,7 +559,9 @@ static certmap_reason_e evaluate(request_rec *r, const certmap_dir_conf *conf,
 static int reason_is_verified(certmap_reason_e reason)
 {
     return reason == CERTMAP_MAPPED || reason == CERTMAP_CERT_UNMAPPED
-           || reason == CERTMAP_CERT_DENIED || reason == CERTMAP_CERT_MISMATCH;
+           || reason == CERTMAP_CERT_DENIED || reason == CERTMAP_CERT_MISMATCH
+           || reason == CERTMAP_DIRECTORY_AMBIGUOUS
+           || reason == CERTMAP_DIRECTORY_UNAVAILABLE;
 }
 
 const certmap_cert_t *certmap_verified_cert(request_rec *r)
@@ -540,10 +585,18 @@ const certmap_cert_t *certmap_verified_cert(request_rec *r)
     return cert;
 }
 
+/* 403.x with the reason; 503 when the directory could not be asked. */
 static int refuse(request_rec *r, certmap_request_state *st)
 {
     const char *name = certmap_reason_name(st->reason);
-    int sub = certmap_reason_iis_substatus(st->reason);
+    int status = st->reason == CERTMAP_DIRECTORY_UNAVAILABLE
+                     ? HTTP_SERVICE_UNAVAILABLE
+                     : HTTP_FORBIDDEN;
+    const char *code =
+        status == HTTP_FORBIDDEN
+            ? apr_psprintf(r->pool, "403.%d",
+                           certmap_reason_iis_substatus(st->reason))
+            : "503";
     const char *about = "";
 
     apr_table_setn(r->subprocess_env, "CERTMAP_REASON", name);
@@ -553,24 +606,28 @@ static int refuse(request_rec *r, certmap_request_state *st)
             certmap_hex(r->pool, st->cert->sha256, CERTMAP_SHA256_LEN));
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  "CERTMAP0001: refused %s: %s, %s (403.%d)%s",
+                  "CERTMAP0001: refused %s: %s, %s (%s)%s",
                   r->uri, name,
-                  certmap_reason_text(st->reason), sub, about);
+                  certmap_reason_text(st->reason), code, about);
     /* Tell the client why, as IIS's 403.x pages do, unless the
-     * administrator has an ErrorDocument for 403. */
-    if (ap_response_code_string(r, ap_index_of_response(HTTP_FORBIDDEN))
-        == NULL) {
+     * administrator has an ErrorDocument for the status. */
+    if (ap_response_code_string(r, ap_index_of_response(status)) == NULL) {
+        const char *title = status == HTTP_FORBIDDEN ? "Forbidden"
+                                                     : "Service Unavailable";
+        const char *what = status == HTTP_FORBIDDEN ? "Access is denied"
+                                                    : "Try again later";
+
         ap_custom_response(
-            r, HTTP_FORBIDDEN,
+            r, status,
             apr_psprintf(r->pool,
-                         "<!DOCTYPE html>\n<html><head><title>403.%d "
-                         "Forbidden</title></head><body>\n<h1>403.%d "
-                         "Forbidden</h1>\n<p>Access is denied: %s "
-                         "(%s).</p>\n</body></html>\n",
-                         sub, sub, certmap_reason_text(st->reason), name));
+                         "<!DOCTYPE html>\n<html><head><title>%s "
+                         "%s</title></head><body>\n<h1>%s "
+                         "%s</h1>\n<p>%s: %s (%s).</p>\n</body></html>\n",
+                         code, title, code, title, what,
+                         certmap_reason_text(st->reason), name));
     }
-    st->refused = 1;
-    return HTTP_FORBIDDEN;
+    st->refused = status;
+    return status;
 }
 
 static int certmap_check_access(request_rec *r)
@@ -634,8 +691,12 @@ static int certmap_check_access(request_rec *r)
                       certmap_reason_name(st->reason));
         r->user = NULL;
     }
-    /* A deny is an explicit refusal, even where mapping is optional. */
-    if (conf->mode == CERTMAP_MODE_ON || st->reason == CERTMAP_CERT_DENIED) {
+    /* A deny is an explicit refusal, even where mapping is optional; so
+     * are a directory's two entries for one certificate and a directory
+     * that could not be asked (never anonymous by outage). */
+    if (conf->mode == CERTMAP_MODE_ON || st->reason == CERTMAP_CERT_DENIED
+        || st->reason == CERTMAP_DIRECTORY_AMBIGUOUS
+        || st->reason == CERTMAP_DIRECTORY_UNAVAILABLE) {
         return refuse(r, st);
     }
     apr_table_setn(r->subprocess_env, "CERTMAP_REASON",
@@ -692,7 +753,7 @@ static int certmap_fixups(request_rec *r)
     /* Under "Satisfy Any" httpd lets a Require grant what the access
      * checker refused; CertMap On and CertMapDeny are not negotiable. */
     if (st != NULL && st->refused) {
-        return HTTP_FORBIDDEN;
+        return st->refused;
     }
     if (st != NULL && st->password_status != 0) {
         return st->password_status;
@@ -722,6 +783,7 @@ static void certmap_register_hooks(apr_pool_t *p)
     ap_hook_fixups(certmap_fixups, after_ssl, NULL, APR_HOOK_MIDDLE);
     certmap_forward_register_hooks(p);
     certmap_file_register_hooks(p);
+    certmap_ldap_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(certmap) = {

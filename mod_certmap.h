@@ -6,6 +6,7 @@
  *   mod_certmap_forward.c  CertMapForward*, header scrubbing
  *   mod_certmap_rules.c    CertMapRule, CertMapUPNDomain, CertMapPassword
  *   mod_certmap_file.c     CertMapFile: shared compiled index, reloads
+ *   mod_certmap_ldap.c     CertMapLDAP*: mappings from a directory
  */
 #ifndef MOD_CERTMAP_H
 #define MOD_CERTMAP_H
@@ -25,6 +26,9 @@ typedef enum {
     CERTMAP_MODE_ON,
     CERTMAP_MODE_OPTIONAL
 } certmap_mode_e;
+
+/* A scope's CertMapLDAP* settings (mod_certmap_ldap.c). */
+typedef struct certmap_ldap_conf certmap_ldap_conf;
 
 /* One CertMapForward line. */
 typedef struct {
@@ -57,6 +61,10 @@ typedef struct {
     /* const char *: AuthBasicProvider names (read alongside
      * mod_auth_basic) for CertMapPassword; NULL: inherit, else "file". */
     apr_array_header_t *basic_providers;
+
+    /* mod_certmap_ldap.c: CertMapLDAP* of this scope merged with the
+     * enclosing ones; NULL when none is set. */
+    certmap_ldap_conf *ldap;
 } certmap_dir_conf;
 
 /* Per virtual host. */
@@ -73,7 +81,7 @@ typedef struct {
     certmap_reason_e reason;
     const certmap_cert_t *cert; /* NULL when there was none */
     const char *account;        /* qualified; set when mapped */
-    int refused;                /* a 403 was given and logged */
+    int refused; /* the status given (403, 503) when refused and logged */
     /* CertMapPassword answered this status (401 with a challenge, 500);
      * 0: it did not refuse.  Later hooks keep to it (Satisfy Any). */
     int password_status;
@@ -93,6 +101,7 @@ typedef struct {
     apr_size_t pem_len;
     certmap_cert_t *cert;
     void *forward; /* mod_certmap_forward.c's values for `cert` */
+    void *ldap;    /* mod_certmap_ldap.c's last answer for `cert` */
     /* The tables' decision for `cert`, kept for the next request of the
      * connection with the same tables and the same map files. */
     apr_pool_t *dpool; /* holds what follows; NULL when not made yet */
@@ -164,5 +173,32 @@ void certmap_rules_decide(request_rec *r, const certmap_dir_conf *conf,
  * otherwise. */
 int certmap_password_check(request_rec *r, const certmap_dir_conf *conf,
                            certmap_request_state *st);
+
+/* mod_certmap_ldap.c */
+const char *certmap_cmd_ldap_url(cmd_parms *cmd, void *dconf, const char *url,
+                                 const char *mode);
+const char *certmap_cmd_ldap_match(cmd_parms *cmd, void *dconf,
+                                   const char *mode, const char *attr);
+const char *certmap_cmd_ldap_bind_dn(cmd_parms *cmd, void *dconf,
+                                     const char *dn);
+const char *certmap_cmd_ldap_bind_password(cmd_parms *cmd, void *dconf,
+                                           const char *arg);
+const char *certmap_cmd_ldap_domain(cmd_parms *cmd, void *dconf,
+                                    const char *arg);
+const char *certmap_cmd_ldap_negative_ttl(cmd_parms *cmd, void *dconf,
+                                          const char *arg);
+const char *certmap_cmd_ldap_cache(cmd_parms *cmd, void *dconf,
+                                   const char *arg);
+void certmap_ldap_merge(apr_pool_t *p, certmap_dir_conf *conf,
+                        const certmap_dir_conf *base,
+                        const certmap_dir_conf *add);
+void certmap_ldap_register_hooks(apr_pool_t *p);
+/* After the tables and rules left the certificate unmapped (and not
+ * denied): ask the directory of the scope, if it has one.  Sets
+ * d->reason to MAPPED (account, source = the entry's DN, form),
+ * CERT_UNMAPPED, DIRECTORY_AMBIGUOUS or DIRECTORY_UNAVAILABLE; leaves `d`
+ * alone when the scope has no directory. */
+void certmap_ldap_decide(request_rec *r, const certmap_dir_conf *conf,
+                         const certmap_cert_t *cert, certmap_decision_t *d);
 
 #endif /* MOD_CERTMAP_H */

@@ -1,7 +1,9 @@
 """The benchmark behind build/bench (issue 5): what a large CertMapFile
 costs at start, in memory and per request, side by side with a server that
 only has `SSLUserName SSL_CLIENT_S_DN_CN`, and (if installed) with nginx's
-`map $ssl_client_fingerprint`.
+`map $ssl_client_fingerprint`; and (part 7, issue 7) a server mapping
+through CertMapLDAPURL against a private slapd side by side with the same
+certificate in a local CertMapUser.
 
 It is a benchmark, not a test: it prints medians and ratios, marks the
 issue's targets as "ok"/"MISSED", and exits 0 unless it could not run.
@@ -12,6 +14,7 @@ end (CERTMAP_KEEP=1 keeps it).
 """
 
 import argparse
+import hashlib
 import os
 import platform
 import random
@@ -29,6 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "t", "lib"))
 
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 from pki import TestPKI  # noqa: E402
 
 APACHE2 = "/usr/sbin/apache2"
@@ -135,7 +139,7 @@ class Httpd:
     """One private httpd: its own ServerRoot, runtime dir, map dir, logs."""
 
     def __init__(self, work, name, pki, mode, map_file=None, children=3,
-                 threads=64, pid_log=False, one_process=False):
+                 threads=64, pid_log=False, one_process=False, extra=()):
         self.root = os.path.join(work, name)
         self.name = name
         self.pki = pki
@@ -168,6 +172,8 @@ class Httpd:
                  "ServerName localhost"]
         lines += ["LoadModule %s %s/%s" % (m, MODULE_DIR, so)
                   for m, so in STOCK]
+        if mode == "extra":
+            lines.append("LoadModule ldap_module %s/mod_ldap.so" % MODULE_DIR)
         # Loaded in every configuration, used only where configured.
         lines.append("LoadModule certmap_module %s" % module_path())
         if os.geteuid() == 0:
@@ -209,6 +215,7 @@ class Httpd:
             lines += ['    CertMapFile "%s"' % self.map, "    CertMap On"]
         elif mode == "sslusername":
             lines.append("    SSLUserName SSL_CLIENT_S_DN_CN")
+        lines += ["    " + x for x in extra]
         lines.append("</VirtualHost>")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -595,6 +602,56 @@ def part_throughput(args, servers, combined):
                     "(1.00 = no growth; noise here is +-5%)")
 
 
+def part_directory(args, work, pki, cu, combined):
+    """7. CertMapLDAPURL (altsecid, mod_ldap's cache warm) against the same
+    certificate in a local CertMapUser, keep-alive, side by side."""
+    from slapd import Slapd
+    say("\n== 7. Directory: CertMapLDAPURL (altsecid, warm mod_ldap cache) vs "
+        "CertMapUser, keep-alive ab -k c=16, %d s per run, alternating, "
+        "median of %d rounds" % (args.seconds, args.pairs))
+    d = Slapd(work)
+    try:
+        d.start()
+        spki = "X509:<SHA1-PUKEY>" + hashlib.sha1(
+            cu.cert.public_key().public_bytes(
+                serialization.Encoding.X962,
+                serialization.PublicFormat.UncompressedPoint)).hexdigest()
+        d.add_user("certuser", altsecid=[spki])
+        local = Httpd(work, "dir-local", pki, "extra", None,
+                      children=args.children,
+                      extra=['CertMapUser "sha256:%s" "CONTOSO\\certuser"'
+                             % cu.sha256, "CertMap On"])
+        ldap = Httpd(work, "dir-ldap", pki, "extra", None,
+                     children=args.children,
+                     extra=['CertMapLDAPURL "%s"'
+                            % d.base_url(attr="sAMAccountName"),
+                            "CertMapLDAPDomain CONTOSO", "CertMap On"])
+        for srv in (local, ldap):
+            srv.start((combined, pki.root_pem))
+        n0 = d.search_count()
+        rps = {"local": [], "ldap": []}
+        for rnd in range(args.pairs):
+            order = [("local", local), ("ldap", ldap)]
+            for name, srv in (order if rnd % 2 == 0 else order[::-1]):
+                rps[name].append(run_ab(srv.port, combined, 16,
+                                        args.seconds, True)[0])
+        searches = d.search_count() - n0
+        ratios = [x / y for x, y in zip(rps["ldap"], rps["local"])]
+        row("directory", "keep-alive c=16: CertMapUser (local table)",
+            "%.0f req/s" % median(rps["local"]))
+        row("directory", "keep-alive c=16: CertMapLDAPURL (directory)",
+            "%.0f req/s" % median(rps["ldap"]),
+            "ratio %.3f (pairs %s)  (target >= 0.95: %s)"
+            % (median(ratios), " ".join("%.2f" % x for x in ratios),
+               verdict(median(ratios) >= 0.95)))
+        row("directory", "directory searches during the runs", str(searches),
+            "(0 expected: mod_ldap's shared cache answers)")
+        local.stop()
+        ldap.stop()
+    finally:
+        d.close()
+
+
 def parse_callgrind(path, mark="mod_certmap"):
     """Total Ir, self Ir per object, self Ir per (object, function), and the
     inclusive Ir of what objects matching `mark` called outside
@@ -954,10 +1011,11 @@ def parse_args(argv):
     ap.add_argument("--quick", action="store_true",
                     help="a fast look: --entries 100000 --pairs 3 --runs 2 "
                          "--seconds 2 unless given")
-    ap.add_argument("--parts", default="1,2,3,5,6",
+    ap.add_argument("--parts", default="1,2,3,5,6,7",
                     help="which parts to run: 1 start, 2 memory, 3 "
                          "throughput (includes 4: table sizes), 5 "
-                         "callgrind, 6 nginx (default all)")
+                         "callgrind, 6 nginx, 7 directory (CertMapLDAPURL "
+                         "vs CertMapUser; needs slapd) (default all)")
     a = ap.parse_args(argv)
     given = set(x.split("=")[0] for x in argv if x.startswith("--"))
     if a.quick:
@@ -1055,6 +1113,8 @@ def main(argv):
                 part_callgrind(args, work, pki, maps, cu.combined_pem)
         if 6 in args.parts:
             part_nginx(args, work, pki, client)
+        if 7 in args.parts:
+            part_directory(args, work, pki, cu, cu.combined_pem)
     except KeyboardInterrupt:
         say("\ninterrupted")
         return 130

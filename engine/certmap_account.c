@@ -180,6 +180,12 @@ static const struct {
     [CERTMAP_CERT_MISMATCH] = {"cert-mismatch", 12,
                                "the credentials given are for another "
                                "account than the client certificate's"},
+    [CERTMAP_DIRECTORY_AMBIGUOUS] = {"directory-ambiguous", 12,
+                                     "the client certificate matches more "
+                                     "than one directory entry"},
+    [CERTMAP_DIRECTORY_UNAVAILABLE] = {"directory-unavailable", 0,
+                                       "the directory that maps client "
+                                       "certificates cannot be reached"},
 };
 
 const char *certmap_reason_text(certmap_reason_e reason)

@@ -320,6 +320,10 @@ typedef enum certmap_reason_e {
     CERTMAP_CERT_UNMAPPED,
     CERTMAP_CERT_DENIED,
     CERTMAP_CERT_MISMATCH, /* CertMapPassword: another account's password */
+    /* CertMapLDAPURL: two or more directory entries hold the certificate. */
+    CERTMAP_DIRECTORY_AMBIGUOUS,
+    /* CertMapLDAPURL: the directory could not be asked (503). */
+    CERTMAP_DIRECTORY_UNAVAILABLE,
     CERTMAP_REASON_COUNT
 } certmap_reason_e;
 
@@ -330,7 +334,8 @@ const char *certmap_reason_name(certmap_reason_e reason);
  * not mapped to an account". */
 const char *certmap_reason_text(certmap_reason_e reason);
 
-/* The IIS sub-status a reason stands for (403.x): 7, 16, 17, 13, 12, 4. */
+/* The IIS sub-status a reason stands for (403.x): 7, 16, 17, 13, 12, 4;
+ * 0 for directory-unavailable, which is a 503, not a 403. */
 int certmap_reason_iis_substatus(certmap_reason_e reason);
 
 /* Classify mod_ssl's SSL_CLIENT_VERIFY value.  "SUCCESS" gives

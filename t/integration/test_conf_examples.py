@@ -240,3 +240,63 @@ def test_cert_and_password_example(httpd, pki):
     r = get(vhost, pki, "/env.cgi",
             headers=basic("W2K3TEST\\certuser", "s3cret"))
     assert r.status == 403 and "cert-required" in r.text, r
+
+
+def _slapd(tmp_path, pki, suffix):
+    from slapd import Slapd
+    os.chmod(str(tmp_path), 0o755)
+    d = Slapd(str(tmp_path), suffix=suffix, pki=pki, anonymous=False)
+    d.start()
+    return d
+
+
+def test_ldap_ad_example(httpd, pki, tmp_path):
+    """altsecid over LDAPS, a service account whose password comes from
+    exec:, CertMapLDAPDomain."""
+    from test_strong_forms import forms
+    d = _slapd(tmp_path, pki, "dc=contoso,dc=com")
+    try:
+        cu = pki.clients["certuser"]
+        d.add_user("certuser", altsecid=[forms(cu)["X509:<I><SR>"]])
+        svc = d.add_service_account(
+            "cn=svc-certmap,dc=contoso,dc=com", "long-random-pw")
+        host = "127.0.0.1:%d" % d.ldaps_port
+        srv, vhost = _load(httpd, pki, "ldap-ad.conf", dirs=["apps"], files={
+            "etc/certmap/ldap-password": "long-random-pw\n"}, extra={
+            "/etc/ssl/certs/contoso-root-ca.pem": pki.root_pem,
+            "dc1.contoso.com dc2.contoso.com": host,
+            "(&(objectCategory=person)(objectClass=user))":
+                "(objectClass=person)",
+            "CN=svc-certmap,OU=Service Accounts,DC=contoso,DC=com": svc})
+        assert_mapped(get(vhost, pki, "/apps/env.cgi", cu),
+                      "CONTOSO\\certuser", match=d.user_dn("certuser"))
+        r = get(vhost, pki, "/apps/env.cgi", pki.clients["other"])
+        assert r.status == 403 and "cert-unmapped" in r.text, r
+        d.stop()
+        r = get(vhost, pki, "/apps/env.cgi", pki.clients["bob"])
+        assert r.status == 503 and "directory-unavailable" in r.text, r
+    finally:
+        d.close()
+
+
+def test_ldap_openldap_example(httpd, pki, tmp_path):
+    """certificate match over STARTTLS, CertMap Optional."""
+    d = _slapd(tmp_path, pki, "dc=example,dc=com")
+    try:
+        cu = pki.clients["certuser"]
+        d.add_user("alice", cert_der=cu.cert_der)
+        # anonymous reads are refused by this slapd: bind as the rootdn
+        srv, vhost = _load(httpd, pki, "ldap-openldap.conf", dirs=["."],
+                           extra={
+            "/etc/ssl/certs/example-root-ca.pem": pki.root_pem,
+            "ldap://ldap.example.com": d.url,
+            "    CertMapLDAPMatch certificate\n":
+                "    CertMapLDAPMatch certificate\n"
+                '    CertMapLDAPBindDN "%s"\n'
+                '    CertMapLDAPBindPassword "%s"\n' % (d.rootdn, d.rootpw)})
+        assert_mapped(get(vhost, pki, "/env.cgi", cu), "alice",
+                      match=d.user_dn("alice"))
+        r = get(vhost, pki, "/env.cgi", pki.clients["other"])
+        assert r.status == 200 and r.env["REMOTE_USER"] == "", r
+    finally:
+        d.close()

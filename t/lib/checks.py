@@ -12,6 +12,7 @@ SUBSTATUS = {
     "cert-unmapped": "403.12",
     "cert-denied": "403.12",
     "cert-mismatch": "403.12",
+    "directory-ambiguous": "403.12",
 }
 
 

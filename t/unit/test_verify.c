@@ -60,6 +60,8 @@ START_TEST(reason_names)
         [CERTMAP_CERT_UNMAPPED] = "cert-unmapped",
         [CERTMAP_CERT_DENIED] = "cert-denied",
         [CERTMAP_CERT_MISMATCH] = "cert-mismatch",
+        [CERTMAP_DIRECTORY_AMBIGUOUS] = "directory-ambiguous",
+        [CERTMAP_DIRECTORY_UNAVAILABLE] = "directory-unavailable",
     };
     int r;
 
@@ -78,6 +80,8 @@ START_TEST(iis_substatus)
         [CERTMAP_CERT_UNTRUSTED] = 16, [CERTMAP_CERT_EXPIRED] = 17,
         [CERTMAP_CERT_REVOKED] = 13,   [CERTMAP_CERT_UNMAPPED] = 12,
         [CERTMAP_CERT_DENIED] = 12,    [CERTMAP_CERT_MISMATCH] = 12,
+        [CERTMAP_DIRECTORY_AMBIGUOUS] = 12,
+        [CERTMAP_DIRECTORY_UNAVAILABLE] = 0, /* a 503, not a 403 */
     };
     int r;
 
