@@ -704,6 +704,58 @@ static void remove_leftovers(registry *reg, apr_pool_t *p)
     apr_dir_close(d);
 }
 
+/* Forget the index files waiting to be unlinked. */
+static void free_stale(registry *reg)
+{
+    stale_file *s;
+
+    while ((s = reg->stale) != NULL) {
+        reg->stale = s->next;
+        free(s->path);
+        free(s);
+    }
+}
+
+/* The registry lives in the process pool, which httpd destroys at exit
+ * after it unloaded the module: its own cleanup could not run there.
+ * This one runs with each configuration pool, while the module is still
+ * loaded (registered after LoadModule's unload cleanup); only when the
+ * process exits (not at a restart, which keeps the registry) it closes
+ * the indexes and frees the lists kept outside the pools. */
+static apr_status_t registry_exit_cleanup(void *data)
+{
+    registry *reg = the_registry;
+    mapfile *f;
+    retired *r;
+
+    (void)data;
+    if (reg == NULL || ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_EXITING) {
+        return APR_SUCCESS;
+    }
+    for (f = reg->files; f != NULL; f = f->next) {
+        certmap_index_close(f->current);
+        f->current = NULL;
+    }
+    while ((r = reg->retired) != NULL) {
+        reg->retired = r->next;
+        certmap_index_close(r->idx);
+        free(r);
+    }
+    reg->oldest_retired = 0;
+    free_stale(reg);
+    return APR_SUCCESS;
+}
+
+static int certmap_file_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                   apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    apr_pool_cleanup_register(pconf, NULL, registry_exit_cleanup,
+                              apr_pool_cleanup_null);
+    return OK;
+}
+
 static int certmap_file_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                     apr_pool_t *ptemp, server_rec *s)
 {
@@ -808,6 +860,8 @@ static int certmap_file_monitor(apr_pool_t *p, server_rec *s)
 /* ------------------------------------------------------------------ */
 /* Applying (children)                                                */
 
+/* Runs before mod_watchdog's child_init starts the polling thread (see
+ * certmap_file_register_hooks): nothing else uses the registry yet. */
 static void child_init(apr_pool_t *p, server_rec *s)
 {
     registry *reg = the_registry;
@@ -817,8 +871,9 @@ static void child_init(apr_pool_t *p, server_rec *s)
         reg->is_child = 1;
         /* The parent's polling thread may have held the mutex at fork. */
         apr_thread_mutex_create(&reg->mutex, APR_THREAD_MUTEX_DEFAULT, p);
-        /* Index files unlinked by the parent, not by the children. */
-        reg->stale = NULL;
+        /* Index files the parent unlinks: free this process's copy of
+         * its list. */
+        free_stale(reg);
     }
 }
 
@@ -901,10 +956,14 @@ static int certmap_file_post_read_request(request_rec *r)
 
 void certmap_file_register_hooks(apr_pool_t *p)
 {
+    /* child_init before mod_watchdog starts the polling thread. */
+    static const char *const before_watchdog[] = {"mod_watchdog.c", NULL};
+
     (void)p;
+    ap_hook_pre_config(certmap_file_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(certmap_file_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_monitor(certmap_file_monitor, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, before_watchdog, APR_HOOK_MIDDLE);
     /* First: before mod_certmap_forward's and anything that maps. */
     ap_hook_post_read_request(certmap_file_post_read_request, NULL, NULL,
                               APR_HOOK_REALLY_FIRST);

@@ -16,10 +16,20 @@ Environment:
                      module needs its runtime preloaded); ASAN_OPTIONS then
                      gets detect_leaks=0 (httpd's pools look like leaks)
     CERTMAP_KEEP     if set, the server directory is not removed on stop
+    CERTMAP_VALGRIND a directory: every httpd runs in the foreground as
+                     `apache2 -X` (one process, no children) under
+                     valgrind's memcheck, which writes DIR/vg.PID.log when
+                     it exits; `apache2 -t` runs under memcheck too.
+                     DIR/servers.tsv says which test ran which PID and how
+                     many requests it served.  build/valgrind sets this and
+                     reads the logs.  Under -X a graceful restart is not
+                     possible: graceful() skips the test (pytest.skip).
+    CERTMAP_VALGRIND_OPTS  more valgrind options (e.g. --track-origins=yes)
 """
 
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -107,6 +117,43 @@ def httpd_env():
     return env
 
 
+VALGRIND_SUPP = os.path.join(REPO_ROOT, "t", "valgrind.supp")
+# Under memcheck httpd starts, answers and stops 20-50 times slower, and
+# the leak check at exit takes seconds more.
+VALGRIND_START_TIMEOUT = 180
+VALGRIND_STOP_TIMEOUT = 180
+
+
+def valgrind_dir():
+    """The CERTMAP_VALGRIND directory, or None (the normal mode)."""
+    return os.environ.get("CERTMAP_VALGRIND") or None
+
+
+def valgrind_command(vdir):
+    """valgrind and its options; the httpd command line follows."""
+    if not os.path.isdir(vdir):
+        os.makedirs(vdir, exist_ok=True)
+        # httpd -X drops to User www-data; its forks (mod_cgid) log here too
+        os.chmod(vdir, 0o1777)
+    cmd = ["valgrind", "--tool=memcheck", "--leak-check=full",
+           "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
+           "--num-callers=40",
+           # modules are unloaded before the leak check: keep their symbols
+           "--keep-debuginfo=yes",
+           "--vgdb=no", "--log-file=" + os.path.join(vdir, "vg.%p.log")]
+    if os.path.isfile(VALGRIND_SUPP):
+        cmd.append("--suppressions=" + VALGRIND_SUPP)
+    cmd.extend(shlex.split(os.environ.get("CERTMAP_VALGRIND_OPTS", "")))
+    return cmd
+
+
+def valgrind_note(vdir, *fields):
+    """One line of DIR/servers.tsv (read by build/valgrind)."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "")
+    with open(os.path.join(vdir, "servers.tsv"), "a") as f:
+        f.write("\t".join([str(x) for x in fields] + [test]) + "\n")
+
+
 class HttpdError(Exception):
     pass
 
@@ -151,6 +198,7 @@ class HttpdServer:
         self.port = free_port()
         self.plain_port = free_port() if plain_snippet is not None else None
         self.pid = None
+        self._proc = None  # the valgrind process (CERTMAP_VALGRIND only)
         self._write_tree()
         self._write_conf()
 
@@ -295,12 +343,23 @@ class HttpdServer:
 
     def configtest(self):
         """Run `apache2 -t`; returns (returncode, combined output)."""
+        vdir = valgrind_dir()
+        if vdir:
+            p = subprocess.Popen(valgrind_command(vdir)
+                                 + [APACHE2, "-t", "-f", self.conf],
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, env=httpd_env())
+            out, _ = p.communicate(timeout=VALGRIND_STOP_TIMEOUT)
+            valgrind_note(vdir, "configtest", p.pid, 0, p.returncode)
+            return p.returncode, out.decode(errors="replace")
         p = subprocess.run([APACHE2, "-t", "-f", self.conf],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            env=httpd_env(), timeout=60)
         return p.returncode, p.stdout.decode(errors="replace")
 
     def start(self, timeout=15):
+        if valgrind_dir():
+            return self._start_valgrind(max(timeout, VALGRIND_START_TIMEOUT))
         p = subprocess.run([APACHE2, "-f", self.conf, "-k", "start"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            env=httpd_env(), timeout=60)
@@ -324,6 +383,58 @@ class HttpdServer:
         raise HttpdError("httpd did not come up on 127.0.0.1:%d\n%s\n%s"
                          % (self.port, out, log))
 
+    def _start_valgrind(self, timeout):
+        """`apache2 -X` under memcheck, in the foreground: our child, its
+        PID is httpd's."""
+        vdir = valgrind_dir()
+        with open(self.path("logs/valgrind.out"), "wb") as out:
+            self._proc = subprocess.Popen(
+                valgrind_command(vdir) + [APACHE2, "-X", "-f", self.conf],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                env=httpd_env(), start_new_session=True)
+        self.pid = self._proc.pid
+        valgrind_note(vdir, "start", self.pid, "", "")
+        # The ports answer after the first of httpd's two configuration
+        # reads already; the PidFile is written after the second.
+        deadline = time.time() + timeout
+        while time.time() < deadline and self._proc.poll() is None:
+            if self._read_pid() == self.pid and port_answers(self.port) and (
+                    self.plain_port is None
+                    or port_answers(self.plain_port)):
+                return self
+            time.sleep(0.1)
+        log = self.read_error_log()
+        try:
+            with open(self.path("logs/valgrind.out"), "rb") as f:
+                out = f.read().decode(errors="replace")
+        except OSError:
+            out = ""
+        self.stop()
+        raise HttpdError("httpd -X under valgrind did not come up on "
+                         "127.0.0.1:%d\n%s\n%s" % (self.port, out, log))
+
+    def _stop_valgrind(self, timeout):
+        """SIGTERM, then wait for memcheck's leak check and exit."""
+        proc, self._proc = self._proc, None
+        requests = len(self.access_log_lines())
+        killed = ""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                killed = "killed"
+        # Its own process group (start_new_session): mod_cgid's daemon
+        # outlives an httpd that crashed at exit; let it write its log.
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        valgrind_note(valgrind_dir(), "stop", proc.pid, requests,
+                      "%s%s" % (proc.returncode, killed and " " + killed))
+
     def _read_pid(self):
         try:
             with open(self.pid_file) as f:
@@ -344,6 +455,11 @@ class HttpdServer:
     def graceful(self, timeout=15):
         """Graceful restart (SIGUSR1 to our PID); waits until the parent
         logged that it resumed normal operations once more."""
+        if self._proc is not None:
+            import pytest
+            pytest.skip("a graceful restart needs httpd's parent process; "
+                        "under valgrind (CERTMAP_VALGRIND) httpd runs as "
+                        "one process (-X), which ignores SIGUSR1")
         before = self.read_error_log().count("resuming normal operations")
         os.kill(self.pid or self._read_pid(), signal.SIGUSR1)
         deadline = time.time() + timeout
@@ -358,6 +474,10 @@ class HttpdServer:
     def stop(self, timeout=10):
         """SIGTERM the PID from our own PidFile, wait for it to go."""
         pid = self.pid or self._read_pid()
+        if self._proc is not None:
+            # our own child: waited for, never signalled by a stale PID
+            self._stop_valgrind(max(timeout, VALGRIND_STOP_TIMEOUT))
+            pid = None
         if pid:
             try:
                 os.kill(pid, signal.SIGTERM)

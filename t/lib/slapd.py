@@ -35,10 +35,11 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
+
+from server import free_port, port_answers
 
 SLAPD = "/usr/sbin/slapd"
 SLAPADD = "/usr/sbin/slapadd"
@@ -54,23 +55,6 @@ TEST_SCHEMA = os.path.join(REPO_ROOT, "t", "ldap", "certmap-test.schema")
 # (the following `SRCH attr=...` line of the same operation is not counted).
 _SRCH_RE = re.compile(r'conn=(\d+) op=(\d+) SRCH base="(.*?)" scope=(\d+) '
                       r'deref=\d+ filter="(.*)"$')
-
-
-def _free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
-def _port_answers(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _ldif_value(attr, value):
@@ -117,11 +101,11 @@ class Slapd:
         self.conf = os.path.join(self.dir, "slapd.conf")
         self.log_file = os.path.join(self.dir, "slapd.log")
         self.pid_file = os.path.join(self.dir, "slapd.pid")
-        self.port = _free_port()
+        self.port = free_port()
         self.hostport = "127.0.0.1:%d" % self.port
         self.url = "ldap://" + self.hostport
         if pki is not None:
-            self.ldaps_port = _free_port()
+            self.ldaps_port = free_port()
             self.ldaps_hostport = "127.0.0.1:%d" % self.ldaps_port
             self.ldaps_url = "ldaps://" + self.ldaps_hostport
         else:
@@ -227,8 +211,8 @@ class Slapd:
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 break
-            if _port_answers(self.port) and (
-                    self.ldaps_port is None or _port_answers(self.ldaps_port)):
+            if port_answers(self.port) and (
+                    self.ldaps_port is None or port_answers(self.ldaps_port)):
                 return self
             time.sleep(0.02)
         rc = self.proc.poll()
