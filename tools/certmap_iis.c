@@ -13,6 +13,7 @@
  */
 #include "certmap_iis.h"
 #include "certmap.h"
+#include "../engine/certmap_internal.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -82,25 +83,39 @@ static void warn(out_t *o, const char *fmt, ...)
 }
 
 /* A value from the XML file, shown in a comment or a message: in double
- * quotes, control characters as \xHH, so that it can neither end the
+ * quotes, with every byte that is not valid UTF-8 and every character
+ * that could split or disguise a line (controls, bidi and zero-width
+ * marks, line separators) as \xHH, so that it can neither end the
  * comment's line nor end in a backslash. */
 static const char *show(apr_pool_t *p, const char *s)
 {
     apr_size_t n = strlen(s);
+    const char *end = s + n;
     char *out = apr_palloc(p, 4 * n + 3), *o = out;
 
     *o++ = '"';
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c == 0x7f) {
-            o += sprintf(o, "\\x%02x", c);
+    while (s < end) {
+        unsigned long cp;
+        apr_size_t len = certmap_utf8_sequence((const unsigned char *)s,
+                                               (apr_size_t)(end - s), &cp);
+
+        if (len == 0 || certmap_char_forbidden(cp)) {
+            apr_size_t i, bad = len ? len : 1;
+
+            for (i = 0; i < bad; i++) {
+                o += sprintf(o, "\\x%02x", (unsigned char)s[i]);
+            }
+            s += bad;
         }
-        else if (c == '"') {
+        else if (*s == '"') {
             *o++ = '\\';
             *o++ = '"';
+            s++;
         }
         else {
-            *o++ = (char)c;
+            memcpy(o, s, len);
+            o += len;
+            s += len;
         }
     }
     *o++ = '"';
@@ -406,10 +421,14 @@ static const char *decode_cert(apr_pool_t *p, const char *b64,
             pad++;
         }
         else if (pad > 0 || !(apr_isalnum(c) || c == '+' || c == '/')) {
-            return apr_psprintf(p,
-                                "is not base64 (character %s at position "
-                                "%" APR_SIZE_T_FMT ")",
-                                show(p, apr_pstrmemdup(p, b64 + i, 1)), i + 1);
+            unsigned long cp;
+            apr_size_t len = certmap_utf8_sequence(
+                (const unsigned char *)b64 + i, n - i, &cp);
+
+            return apr_psprintf(
+                p, "is not base64 (character %s at position %" APR_SIZE_T_FMT
+                   ")",
+                show(p, apr_pstrmemdup(p, b64 + i, len ? len : 1)), i + 1);
         }
         clean[k++] = (char)c;
     }
