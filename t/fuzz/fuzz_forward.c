@@ -64,20 +64,6 @@ static void check_error(const char *err)
 
 /* Strict base64 (RFC 4648 section 4, padded) decoded here, compared with
  * the expected bytes. */
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 static void check_b64(const char *s, size_t n, const uint8_t *want,
                       size_t want_len)
 {
@@ -95,7 +81,7 @@ static void check_b64(const char *s, size_t n, const uint8_t *want,
             continue;
         }
         FUZZ_CHECK(pad == 0);
-        v = b64_value(s[i]);
+        v = fuzz_b64_value(s[i]);
         FUZZ_CHECK(v >= 0);
         acc = (acc << 6) | (unsigned long)v;
         bits += 6;

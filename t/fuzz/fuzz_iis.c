@@ -98,20 +98,6 @@ typedef struct facts_t {
     apr_array_header_t *strings; /* every other text of the document */
 } facts_t;
 
-static int b64_value(int c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 /* Standard base64 with '=' padding, blanks (XML's normalised white space)
  * skipped; NULL when it is not that. */
 static unsigned char *b64_decode(apr_pool_t *p, const char *s, size_t *len)
@@ -130,7 +116,7 @@ static unsigned char *b64_decode(apr_pool_t *p, const char *s, size_t *len)
             chars++;
             continue;
         }
-        v = b64_value((unsigned char)*s);
+        v = fuzz_b64_value((unsigned char)*s);
         if (v < 0 || pad > 0) {
             return NULL;
         }
