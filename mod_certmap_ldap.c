@@ -415,6 +415,35 @@ static void negative_end(request_rec *r, const unsigned char *key, int answer)
 /* ------------------------------------------------------------------ */
 /* Requests                                                           */
 
+/* What an LDAP result code means to an administrator (libldap's own
+ * ldap_err2string would make the module link libldap, which mod_ldap
+ * hides from it). */
+static const char *ldap_result_text(int rc)
+{
+    switch (rc) {
+    case LDAP_SERVER_DOWN:
+        return "cannot contact the LDAP server";
+    case LDAP_CONNECT_ERROR:
+        return "cannot connect to the LDAP server";
+    case LDAP_TIMEOUT:
+    case LDAP_TIMELIMIT_EXCEEDED:
+        return "the LDAP server did not answer in time";
+    case LDAP_INVALID_CREDENTIALS:
+        return "the bind DN or its password was refused";
+    case LDAP_INSUFFICIENT_ACCESS:
+        return "the bind DN may not search there";
+    case LDAP_NO_SUCH_OBJECT:
+        return "the base DN does not exist or may not be read";
+    case LDAP_UNWILLING_TO_PERFORM:
+        return "the LDAP server is unwilling to perform the search";
+    case LDAP_BUSY:
+    case LDAP_UNAVAILABLE:
+        return "the LDAP server is busy or unavailable";
+    default:
+        return "the LDAP request failed";
+    }
+}
+
 /* directory-unavailable: the LDAP error at error level once per
  * UNAVAILABLE_LOG_INTERVAL in this process, at debug level otherwise. */
 static void log_unavailable(request_rec *r, const ldap_url *u, int rc,
@@ -429,9 +458,10 @@ static void log_unavailable(request_rec *r, const ldap_url *u, int rc,
         level = APLOG_ERR;
     }
     ap_log_rerror(APLOG_MARK, level, 0, r,
-                  "CERTMAP0040: the directory %s cannot be asked: %s (LDAP "
-                  "result %d); refusing with 503 until it answers%s",
-                  u->url, reason ? reason : "no reason given", rc,
+                  "CERTMAP0040: the directory %s cannot be asked: %s (%s, "
+                  "LDAP result %d); refusing with 503 until it answers%s",
+                  u->url, ldap_result_text(rc),
+                  reason ? reason : "no reason given", rc,
                   level == APLOG_ERR ? " (logged once per 30 s)" : "");
 }
 

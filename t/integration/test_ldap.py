@@ -345,7 +345,8 @@ def test_wrong_bind_password_is_unavailable(srv, pki, certs):
     line = _refused(srv, r, "directory-unavailable", 503)
     assert "(503)" in line, line
     lines = srv.error_lines("CERTMAP0040", "cannot be asked",
-                            include_debug=True)
+                            "the bind DN or its password was refused",
+                            "LDAP result 49", include_debug=True)
     assert lines, srv.read_error_log()[-2000:]
 
 
@@ -365,6 +366,8 @@ def test_unavailable_logged_once_per_interval(srv, pki, certs):
     # here), the other occurrences at debug level
     lines = srv.wait_error_lines("CERTMAP0040")
     assert 1 <= len(lines) <= 2, lines
+    assert srv.error_lines("CERTMAP0040", "cannot contact the LDAP server",
+                           "LDAP result -1", include_debug=True), lines
     assert len(srv.error_lines("CERTMAP0040", include_debug=True)) >= 5
 
 
