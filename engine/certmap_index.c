@@ -706,7 +706,7 @@ static const char *build(builder_t *b, apr_pool_t *scratch, const char *path,
     apr_finfo_t finfo;
     apr_status_t rv;
     char ebuf[128];
-    char *text, *line, *end, *base_dir;
+    char *text, *line, *next, *base_dir;
     apr_size_t len, nlines = 1, i;
     const char *err = NULL;
     unsigned int lineno = 0;
@@ -766,20 +766,15 @@ static const char *build(builder_t *b, apr_pool_t *scratch, const char *path,
     }
 
     apr_pool_create(&linepool, scratch);
-    for (line = text; line < text + len && err == NULL; line = end + 1) {
-        const char *first, *account;
+    for (line = text; line < text + len && err == NULL; line = next) {
+        const char *account;
         apr_size_t alen;
-        int deny, form;
+        int deny, form, blank;
         certmap_key_t key;
         pending_t *q;
 
         lineno++;
-        end = memchr(line, '\n', text + len - line);
-        if (end == NULL) {
-            end = text + len;
-        }
-        *end = '\0';
-        if (strlen(line) != (apr_size_t)(end - line)) {
+        if (!certmap_map_line_cut(line, text + len, &next, &blank)) {
             err = flush(b, pending, &npending);
             if (err == NULL) {
                 err = apr_psprintf(p, "%s:%u: the line contains a NUL byte",
@@ -787,11 +782,7 @@ static const char *build(builder_t *b, apr_pool_t *scratch, const char *path,
             }
             break;
         }
-        if (end > line && end[-1] == '\r') {
-            end[-1] = '\0';
-        }
-        first = line + strspn(line, " \t");
-        if (*first == '\0' || *first == '#') {
+        if (blank) {
             continue;
         }
         if (npending == PENDING) {

@@ -27,4 +27,10 @@ const char *certmap_map_file_open(apr_pool_t *p, const char *path,
 /* Skip a UTF-8 byte order mark at the start of a map file's text. */
 void certmap_map_text_start(char **text, apr_size_t *len);
 
+/* Cut the map-file line that starts at `line` (the text ends at
+ * `text_end`) at its '\n', in place, dropping a CR before it; *next is
+ * where the following line starts.  Returns 0 when the line holds a NUL
+ * byte, else 1 with *blank set for a blank or comment line. */
+int certmap_map_line_cut(char *line, char *text_end, char **next, int *blank);
+
 #endif /* CERTMAP_INTERNAL_H */

@@ -525,7 +525,7 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
     apr_finfo_t finfo;
     apr_status_t rv;
     char ebuf[128];
-    char *text, *line, *end, *base_dir;
+    char *text, *line, *next, *base_dir;
     apr_size_t len;
     const char *err = NULL;
     unsigned int lineno = 0;
@@ -551,26 +551,18 @@ const char *certmap_table_load_file(certmap_table_t *t, const char *path)
     base_dir = certmap_map_file_dir(scratch, path);
 
     apr_pool_create(&linepool, scratch);
-    for (line = text; line < text + len && err == NULL; line = end + 1) {
-        const char *source, *first;
+    for (line = text; line < text + len && err == NULL; line = next) {
+        const char *source;
+        int blank;
 
         lineno++;
-        end = memchr(line, '\n', text + len - line);
-        if (end == NULL) {
-            end = text + len;
-        }
-        *end = '\0';
-        if (strlen(line) != (apr_size_t)(end - line)) {
+        if (!certmap_map_line_cut(line, text + len, &next, &blank)) {
             err = apr_psprintf(p, "%s:%u: the line contains a NUL byte", path,
                                lineno);
             break;
         }
-        if (end > line && end[-1] == '\r') {
-            end[-1] = '\0';
-        }
         /* Blank and comment lines cost nothing in the table. */
-        first = line + strspn(line, " \t");
-        if (*first == '\0' || *first == '#') {
+        if (blank) {
             continue;
         }
         source = apr_psprintf(p, "%s:%u", path, lineno);
@@ -996,6 +988,27 @@ void certmap_map_text_start(char **text, apr_size_t *len)
         *text += 3;
         *len -= 3;
     }
+}
+
+int certmap_map_line_cut(char *line, char *text_end, char **next, int *blank)
+{
+    char *end = memchr(line, '\n', (apr_size_t)(text_end - line));
+    const char *first;
+
+    if (end == NULL) {
+        end = text_end;
+    }
+    *end = '\0';
+    *next = end + 1;
+    if (strlen(line) != (apr_size_t)(end - line)) {
+        return 0;
+    }
+    if (end > line && end[-1] == '\r') {
+        end[-1] = '\0';
+    }
+    first = line + strspn(line, " \t");
+    *blank = *first == '\0' || *first == '#';
+    return 1;
 }
 
 char *certmap_map_file_dir(apr_pool_t *p, const char *path)
