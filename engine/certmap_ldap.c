@@ -186,6 +186,13 @@ const char *certmap_ldap_url_filter(apr_pool_t *p, const char *filter,
     return NULL;
 }
 
+/* A byte RFC 4515 makes us write as \XX (and NUL, control and non-ASCII
+ * bytes, which we never send raw). */
+static int escaped_in_filter(unsigned char c)
+{
+    return c < 0x20 || c >= 0x7f || strchr("*()\\", c) != NULL;
+}
+
 char *certmap_ldap_escape(apr_pool_t *p, const char *value, apr_size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -194,11 +201,11 @@ char *certmap_ldap_escape(apr_pool_t *p, const char *value, apr_size_t len)
     char *out, *o;
 
     for (i = 0; i < len; i++) {
-        n += v[i] < 0x20 || v[i] >= 0x7f || strchr("*()\\", v[i]) ? 3 : 1;
+        n += escaped_in_filter(v[i]) ? 3 : 1;
     }
     o = out = apr_palloc(p, n + 1);
     for (i = 0; i < len; i++) {
-        if (v[i] < 0x20 || v[i] >= 0x7f || strchr("*()\\", v[i])) {
+        if (escaped_in_filter(v[i])) {
             *o++ = '\\';
             *o++ = hex[v[i] >> 4];
             *o++ = hex[v[i] & 0x0f];
