@@ -25,6 +25,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                      \
     } while (0)
 
+/* The value of a hex digit of either case, -1 for any other character. */
+static inline int fuzz_hex_value(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 /* The value of a standard base64 digit (RFC 4648 section 4), -1 for any
  * other character: the targets decode base64 themselves, independently
  * of the code under test. */

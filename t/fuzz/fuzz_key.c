@@ -39,15 +39,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /* Decode into out (at most `want` bytes kept); returns the number of hex
  * digits, or -1 when a character is neither digit, separator nor LRM. */
 static long decode(const char *s, unsigned char *out, size_t want)
@@ -63,7 +54,7 @@ static long decode(const char *s, unsigned char *out, size_t want)
             s += 2;
             continue;
         }
-        v = hexval((unsigned char)*s);
+        v = fuzz_hex_value((unsigned char)*s);
         if (v < 0) {
             return -1;
         }

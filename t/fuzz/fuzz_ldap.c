@@ -31,20 +31,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Checks an escaped value and decodes it into out (its length). */
 static size_t unescape(const char *s, unsigned char *out)
 {
@@ -56,8 +42,9 @@ static size_t unescape(const char *s, unsigned char *out)
         FUZZ_CHECK(c >= 0x20 && c < 0x7f);
         FUZZ_CHECK(c != '*' && c != '(' && c != ')');
         if (c == '\\') {
-            FUZZ_CHECK(hexval(s[1]) >= 0 && hexval(s[2]) >= 0);
-            out[n++] = (unsigned char)(hexval(s[1]) * 16 + hexval(s[2]));
+            FUZZ_CHECK(fuzz_hex_value(s[1]) >= 0 && fuzz_hex_value(s[2]) >= 0);
+            out[n++] = (unsigned char)(fuzz_hex_value(s[1]) * 16
+                                       + fuzz_hex_value(s[2]));
             s += 2;
         }
         else {
@@ -78,7 +65,7 @@ static void check_filter(const char *f)
     for (c = f; *c; c++) {
         FUZZ_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
         if (*c == '\\') {
-            FUZZ_CHECK(hexval(c[1]) >= 0 && hexval(c[2]) >= 0);
+            FUZZ_CHECK(fuzz_hex_value(c[1]) >= 0 && fuzz_hex_value(c[2]) >= 0);
             c += 2;
         }
         else if (*c == '(') {
