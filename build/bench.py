@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "t", "lib"))
 
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from pki import TestPKI  # noqa: E402
+from server import free_port, module_path, port_answers  # noqa: E402
 
 APACHE2 = "/usr/sbin/apache2"
 AB = "/usr/bin/ab"
@@ -51,20 +52,6 @@ SMALL_FILE = "x" * 99 + "\n"            # the "small static file": 100 bytes
 # Every process we started and have not stopped yet: pid -> label.
 LIVE = {}
 RESULTS = []                             # (section, label, value, note)
-
-
-def module_path():
-    return os.environ.get("CERTMAP_MODULE",
-                          os.path.join(HERE, "..", ".libs", "mod_certmap.so"))
-
-
-def free_port():
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def alive(pid):
@@ -308,14 +295,6 @@ def tail(path, n=3000):
             return f.read()[-n:].decode(errors="replace")
     except OSError:
         return ""
-
-
-def port_answers(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 _CTX = {}
