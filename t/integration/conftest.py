@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 
 import pki as pki_mod  # noqa: E402
+from echo import EchoServer  # noqa: E402
 import server as server_mod  # noqa: E402
 
 
@@ -69,3 +70,12 @@ def httpd(pki):
     f = _Factory(pki)
     yield f
     f.cleanup()
+
+
+@pytest.fixture(scope="module")
+def backend():
+    """An echo backend (t/lib/echo.py) shared by the tests of one module:
+    it records every request a proxied test server sends it."""
+    be = EchoServer().start()
+    yield be
+    be.stop()

@@ -26,7 +26,7 @@ import subprocess
 import pytest
 
 from client import ssl_context, unique
-from echo import EchoServer, Echoed, expected_values
+from echo import Echoed, expected_values
 
 try:    # python3-h2 (Debian), for the raw HTTP/2 frame tests
     import h2.config
@@ -86,13 +86,6 @@ def forged(tag=""):
 
 
 # -- fixtures ----------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def backend():
-    be = EchoServer().start()
-    yield be
-    be.stop()
-
 
 @pytest.fixture(scope="module")
 def srv(module_httpd, backend):

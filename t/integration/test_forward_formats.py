@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from client import Conn
-from echo import (DEFAULT_HEADER, SCRUB_FAMILY, EchoServer, Echoed,
+from echo import (DEFAULT_HEADER, SCRUB_FAMILY, Echoed,
                   expected_values, fold, java_pem_decode,
                   parse_sf_byte_sequences, ssl_valve_legacy)
 
@@ -173,13 +173,6 @@ def who(pki):
     ex = pki.clients["expired"]
     out["expired"] = Presenter("expired", ex.cert_pem, ex.key_pem, ex.cert)
     return out
-
-
-@pytest.fixture(scope="module")
-def backend():
-    be = EchoServer().start()
-    yield be
-    be.stop()
 
 
 @pytest.fixture(scope="module")

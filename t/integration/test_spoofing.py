@@ -19,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from client import Conn, Response, unique
-from echo import (SCRUB_FAMILY, EchoServer, Echoed, expected_values, fold,
+from echo import (SCRUB_FAMILY, Echoed, expected_values, fold,
                   pem_of)
 from server import free_port
 
@@ -143,13 +143,6 @@ class _Port:
     def __init__(self, port, plain_port=None):
         self.port = port
         self.plain_port = plain_port
-
-
-@pytest.fixture(scope="module")
-def backend():
-    be = EchoServer().start()
-    yield be
-    be.stop()
 
 
 @pytest.fixture(scope="module")
