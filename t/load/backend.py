@@ -103,8 +103,8 @@ def _die_with_parent():
         pass
 
 
-def _serve(lsock):
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+def _serve(lsock, on_term):
+    signal.signal(signal.SIGTERM, on_term)
     while True:
         try:
             s, _ = lsock.accept()
@@ -135,8 +135,7 @@ def main(argv):
         pid = os.fork()
         if pid == 0:
             _die_with_parent()
-            _serve(lsock)
-            os._exit(0)
+            _serve(lsock, lambda *a: os._exit(0))
         kids.append(pid)
 
     def _term(*a):
@@ -149,14 +148,7 @@ def main(argv):
 
     sys.stdout.write("PORT %d\n" % lsock.getsockname()[1])
     sys.stdout.flush()
-    signal.signal(signal.SIGTERM, _term)
-    while True:
-        try:
-            s, _ = lsock.accept()
-        except InterruptedError:
-            continue
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=_handle, args=(s,), daemon=True).start()
+    _serve(lsock, _term)
 
 
 if __name__ == "__main__":
